@@ -6,3 +6,9 @@ require (
 	github.com/google/uuid v1.6.0
 	golang.org/x/oauth2 v0.38.0
 )
+
+require (
+	github.com/jarcoal/httpmock v1.4.2 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+)
