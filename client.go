@@ -243,6 +243,19 @@ func parseID(param, s string) (string, error) {
 	return id.String(), nil
 }
 
+// contextTokenSource is implemented by token sources that can honour the
+// request's context while fetching or refreshing a token.
+type contextTokenSource interface {
+	TokenContext(ctx context.Context) (*oauth2.Token, error)
+}
+
+func (c *Client) token(ctx context.Context) (*oauth2.Token, error) {
+	if cts, ok := c.tokens.(contextTokenSource); ok {
+		return cts.TokenContext(ctx)
+	}
+	return c.tokens.Token()
+}
+
 // tokenInvalidator is implemented by token sources that can throw away an
 // access token the API rejected and fetch a fresh one.
 type tokenInvalidator interface {
@@ -278,7 +291,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	sent := 0
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		tok, err := c.tokens.Token()
+		tok, err := c.token(ctx)
 		if err != nil {
 			return fmt.Errorf("herokupartner: %s %s: getting token: %w", method, path, err)
 		}
