@@ -291,6 +291,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	sent := 0
 	var lastErr error
 	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("herokupartner: %s %s: %w", method, path, err)
+		}
 		tok, err := c.token(ctx)
 		if err != nil {
 			return fmt.Errorf("herokupartner: %s %s: getting token: %w", method, path, err)
@@ -307,14 +310,19 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 			}
 			lastErr = fmt.Errorf("herokupartner: %s %s: attempt %d: %w", method, path, attempt, err)
 			wait = c.retry.backoff(attempt)
-			c.logger.LogAttrs(ctx, slog.LevelDebug, "herokupartner request failed",
-				slog.String("method", method), slog.String("path", path), slog.Int("attempt", attempt),
-				slog.String("request_id", requestID), slog.String("error", err.Error()))
+			if c.logger.Enabled(ctx, slog.LevelDebug) {
+				c.logger.LogAttrs(ctx, slog.LevelDebug, "herokupartner request failed",
+					slog.String("method", method), slog.String("path", path), slog.Int("attempt", attempt),
+					slog.String("request_id", requestID), slog.String("error", err.Error()))
+			}
 		} else {
 			c.noteRateLimit(resp.Header)
-			c.logger.LogAttrs(ctx, slog.LevelDebug, "herokupartner request",
-				slog.String("method", method), slog.String("path", path), slog.Int("attempt", attempt),
-				slog.Int("status", resp.StatusCode), slog.String("request_id", resp.Header.Get("Request-Id")))
+			// Checking first keeps the silent default free of allocations.
+			if c.logger.Enabled(ctx, slog.LevelDebug) {
+				c.logger.LogAttrs(ctx, slog.LevelDebug, "herokupartner request",
+					slog.String("method", method), slog.String("path", path), slog.Int("attempt", attempt),
+					slog.Int("status", resp.StatusCode), slog.String("request_id", resp.Header.Get("Request-Id")))
+			}
 			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 				return decodeBody(resp, req, out)
 			}
@@ -378,7 +386,13 @@ func (c *Client) send(ctx context.Context, r request, requestID, token string) (
 }
 
 func (c *Client) noteRateLimit(h http.Header) {
-	v := h.Get("RateLimit-Remaining")
+	// Indexing by the canonical key skips the per-call canonicalisation
+	// that Get would do for this mixed-case name.
+	vs := h["Ratelimit-Remaining"]
+	if len(vs) == 0 {
+		return
+	}
+	v := vs[0]
 	if v == "" {
 		return
 	}
@@ -395,11 +409,17 @@ func closeBody(resp *http.Response) {
 }
 
 func decodeBody(resp *http.Response, r request, out any) error {
-	defer closeBody(resp)
 	if out == nil {
+		closeBody(resp)
 		return nil
 	}
 	lr := &io.LimitedReader{R: resp.Body, N: maxSuccessBody + 1}
+	defer func() {
+		// Reusing lr to drain saves an allocation on every call.
+		lr.N = maxDrain
+		_, _ = io.Copy(io.Discard, lr)
+		_ = resp.Body.Close()
+	}()
 	if err := json.NewDecoder(lr).Decode(out); err != nil {
 		if lr.N <= 0 {
 			err = fmt.Errorf("body larger than %d bytes", maxSuccessBody)
