@@ -309,6 +309,10 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 				return fmt.Errorf("herokupartner: %s %s: %w", method, path, ctx.Err())
 			}
 			lastErr = fmt.Errorf("herokupartner: %s %s: attempt %d: %w", method, path, attempt, err)
+			if req.method != http.MethodGet {
+				// The server may have acted before the connection broke.
+				return lastErr
+			}
 			wait = c.retry.backoff(attempt)
 			if c.logger.Enabled(ctx, slog.LevelDebug) {
 				c.logger.LogAttrs(ctx, slog.LevelDebug, "herokupartner request failed",

@@ -131,3 +131,16 @@ func TestRetryAfterIsWaitedFor(t *testing.T) {
 	// said it may, however slow the machine is.
 	assert.GreaterOrEqual(t, times[1].Sub(times[0]), 900*time.Millisecond)
 }
+
+func TestBrokenConnectionOnWriteIsNotRetried(t *testing.T) {
+	var n atomic.Int32
+	c, _ := newSocketClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		require.NoError(t, err)
+		_ = conn.Close()
+	}), nil)
+	_, err := c.MarkProvisioned(context.Background(), addonID)
+	require.Error(t, err)
+	assert.Equal(t, int32(1), n.Load(), "a POST whose answer was lost is not sent again")
+}
