@@ -69,6 +69,15 @@ func newRateState() *rateState {
 	return r
 }
 
+// defaultTransport keeps enough idle connections per host for a batch's
+// concurrent lookups; net/http's default of two would make most of them
+// open a new TLS connection.
+var defaultTransport = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	return t
+}()
+
 // Option configures a Client built by NewClient.
 type Option func(*Client) error
 
@@ -78,7 +87,7 @@ type Option func(*Client) error
 func NewClient(opts ...Option) (*Client, error) {
 	c := &Client{
 		baseURL:    DefaultBaseURL,
-		httpClient: &http.Client{Timeout: defaultAttemptTimeout},
+		httpClient: &http.Client{Timeout: defaultAttemptTimeout, Transport: defaultTransport},
 		userAgent:  "herokupartner-go/" + Version,
 		retry:      DefaultRetryPolicy,
 		logger:     slog.New(slog.DiscardHandler),
@@ -342,6 +351,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 					attempt--
 					continue
 				}
+			}
+			if resp.StatusCode == http.StatusUnauthorized && refreshed {
+				return fmt.Errorf("%w: the API refused the token even after a refresh (revoked, or the add-on was deprovisioned): %w", ErrGrantRevoked, apiErr)
 			}
 			if !retryableStatus(resp.StatusCode) || req.method != http.MethodGet {
 				return apiErr

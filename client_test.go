@@ -626,6 +626,8 @@ func TestUnauthorizedForcesOneRefresh(t *testing.T) {
 	src = &refreshingSource{current: "revoked", next: []string{"also-revoked", "never-used"}}
 	_, err = base.WithTokenSource(src).GetPipeline(context.Background(), plID)
 	assert.ErrorIs(t, err, ErrUnauthorized)
+	assert.ErrorIs(t, err, ErrGrantRevoked, "a second 401 says the grant is no longer valid")
+	assert.Contains(t, err.Error(), "even after a refresh")
 	assert.Equal(t, 1, src.invalidated)
 	var apiErr *APIError
 	require.ErrorAs(t, err, &apiErr)

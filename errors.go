@@ -26,6 +26,12 @@ var (
 	ErrNoToken = errors.New("herokupartner: client has no token")
 )
 
+// ErrGrantRevoked is matched, alongside ErrUnauthorized, by the error of a
+// lookup whose token Heroku will not refresh, or refuses again right after a
+// refresh: the add-on's grant was revoked or the add-on deprovisioned, and
+// only a new provisioning brings a new grant.
+var ErrGrantRevoked = errors.New("herokupartner: the add-on's OAuth grant is no longer valid")
+
 // APIError is a non-2xx answer from the Platform API. It carries Heroku's
 // error id and message when the body was Heroku's JSON error, and a short
 // excerpt of the body when it was not (an HTML page from a proxy, say).

@@ -27,12 +27,6 @@ const DefaultTokenURL = "https://id.heroku.com/oauth/token"
 // expired token.
 const DefaultRefreshBefore = 5 * time.Minute
 
-// ErrGrantRevoked is matched, alongside ErrUnauthorized, by the error of a
-// lookup whose token Heroku refuses to refresh: the add-on's grant was
-// revoked or the add-on deprovisioned, and only a new provisioning brings a
-// new grant.
-var ErrGrantRevoked = errors.New("herokupartner: the add-on's OAuth grant is no longer valid")
-
 const (
 	tokenPath = "/oauth/token"
 	// flightTimeout bounds one exchange or refresh, which runs apart from
