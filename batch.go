@@ -294,21 +294,9 @@ func (b *batch) coupling(ctx context.Context, cl *Client, id string, appID uuid.
 		return nil, err
 	}
 	r.Requests++
-	list, err := cl.GetAppPipelineCouplings(ctx, appID.String())
-	var coupling *PipelineCoupling
-	switch {
-	case errors.Is(err, ErrNotFound):
-		// The app id was just read from the add-on, so the 404 is about
-		// the coupling: the app is in no pipeline.
-	case err != nil:
+	coupling, err := cl.appCoupling(ctx, appID)
+	if err != nil {
 		return nil, err
-	case len(list) > 1:
-		return nil, fmt.Errorf("herokupartner: app %s has %d pipeline couplings, want at most one", appID, len(list))
-	case len(list) == 1:
-		if list[0].Pipeline.ID == uuid.Nil {
-			return nil, fmt.Errorf("herokupartner: app %s: coupling names no pipeline", appID)
-		}
-		coupling = &list[0]
 	}
 	b.cacheSet(ctx, cl, key, couplingEntry{AppID: appID, Coupling: coupling}, b.cfg.policy.CouplingsTTL)
 	return coupling, nil

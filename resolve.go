@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/google/uuid"
 )
 
 // Resolution is where an add-on resource's app sits: its pipeline and
@@ -34,41 +36,45 @@ func (c *Client) ResolvePipeline(ctx context.Context, resourceUUID string) (*Res
 		return nil, &ResolveError{Step: step, ResourceID: resourceUUID, Err: err}
 	}
 	addon, err := c.GetAddon(ctx, resourceUUID)
+	if err == nil && addon.App.ID == uuid.Nil {
+		err = fmt.Errorf("herokupartner: add-on %s: answer names no billing app", resourceUUID)
+	}
 	if err != nil {
 		return fail("add-on", err)
 	}
-	res, err := c.resolveCoupling(ctx, addon)
+	res := &Resolution{Addon: addon, App: addon.App}
+	res.Coupling, err = c.appCoupling(ctx, addon.App.ID)
 	if err != nil {
 		return fail("couplings", err)
 	}
 	if !res.InPipeline() {
 		return res, nil
 	}
-	p, err := c.GetPipeline(ctx, res.Coupling.Pipeline.ID.String())
+	res.Stage = res.Coupling.Stage
+	res.Pipeline, err = c.GetPipeline(ctx, res.Coupling.Pipeline.ID.String())
 	if err != nil {
 		return fail("pipeline", err)
 	}
-	res.Pipeline = p
 	return res, nil
 }
 
-// resolveCoupling does the second step for an add-on already fetched.
-func (c *Client) resolveCoupling(ctx context.Context, addon *Addon) (*Resolution, error) {
-	res := &Resolution{Addon: addon, App: addon.App}
-	couplings, err := c.GetAppPipelineCouplings(ctx, addon.App.ID.String())
+// appCoupling returns the coupling of an app whose id was just read from an
+// add-on, or nil when the app is in no pipeline.
+func (c *Client) appCoupling(ctx context.Context, appID uuid.UUID) (*PipelineCoupling, error) {
+	list, err := c.GetAppPipelineCouplings(ctx, appID.String())
 	switch {
 	case errors.Is(err, ErrNotFound):
-		// The app id was just read from the add-on, so the 404 is about
-		// the coupling: the app is in no pipeline.
-		return res, nil
+		// The app id came from the add-on, so the 404 is about the
+		// coupling: the app is in no pipeline.
+		return nil, nil
 	case err != nil:
 		return nil, err
-	case len(couplings) == 0:
-		return res, nil
-	case len(couplings) > 1:
-		return nil, fmt.Errorf("herokupartner: app %s has %d pipeline couplings, want at most one", addon.App.ID, len(couplings))
+	case len(list) == 0:
+		return nil, nil
+	case len(list) > 1:
+		return nil, fmt.Errorf("herokupartner: app %s has %d pipeline couplings, want at most one", appID, len(list))
+	case list[0].Pipeline.ID == uuid.Nil:
+		return nil, fmt.Errorf("herokupartner: app %s: coupling names no pipeline", appID)
 	}
-	res.Coupling = &couplings[0]
-	res.Stage = res.Coupling.Stage
-	return res, nil
+	return &list[0], nil
 }

@@ -379,7 +379,7 @@ func (s *Server) serveAPI(r *http.Request, h http.Header, route Route, ident str
 	}
 	switch route {
 	case RouteAddon, RouteConfig, RouteProvision:
-		a := s.findAddon(ident)
+		a := findByIdent(s.addons, ident, func(a *addon) string { return a.name })
 		if a == nil {
 			return notFound("addon", "add-on")
 		}
@@ -391,7 +391,7 @@ func (s *Server) serveAPI(r *http.Request, h http.Header, route Route, ident str
 		}
 		return s.serveAddon(r, route, a, patch)
 	case RouteCouplings:
-		ap := s.findApp(ident)
+		ap := findByIdent(s.apps, ident, func(a *app) string { return a.name })
 		if ap == nil {
 			return notFound("app", "app")
 		}
@@ -411,7 +411,7 @@ func (s *Server) serveAPI(r *http.Request, h http.Header, route Route, ident str
 		}
 		return http.StatusOK, s.couplingJSON(c)
 	case RoutePipeline:
-		p := s.findPipeline(ident)
+		p := findByIdent(s.pipelines, ident, func(p *pipeline) string { return p.name })
 		if p == nil {
 			return notFound("pipeline", "pipeline")
 		}
@@ -497,40 +497,15 @@ func (s *Server) serveAddon(r *http.Request, route Route, a *addon, patch *confi
 	}
 }
 
-// findAddon looks an add-on up by id or name; the caller holds s.mu.
-func (s *Server) findAddon(ident string) *addon {
+// findByIdent looks a record up by id or, as Heroku's paths also allow, by
+// name; the caller holds s.mu.
+func findByIdent[T any](records map[uuid.UUID]*T, ident string, name func(*T) string) *T {
 	if id, err := uuid.Parse(ident); err == nil {
-		return s.addons[id]
+		return records[id]
 	}
-	for _, a := range s.addons {
-		if a.name == ident {
-			return a
-		}
-	}
-	return nil
-}
-
-// findApp looks an app up by id or name; the caller holds s.mu.
-func (s *Server) findApp(ident string) *app {
-	if id, err := uuid.Parse(ident); err == nil {
-		return s.apps[id]
-	}
-	for _, a := range s.apps {
-		if a.name == ident {
-			return a
-		}
-	}
-	return nil
-}
-
-// findPipeline looks a pipeline up by id or name; the caller holds s.mu.
-func (s *Server) findPipeline(ident string) *pipeline {
-	if id, err := uuid.Parse(ident); err == nil {
-		return s.pipelines[id]
-	}
-	for _, p := range s.pipelines {
-		if p.name == ident {
-			return p
+	for _, r := range records {
+		if name(r) == ident {
+			return r
 		}
 	}
 	return nil
