@@ -268,12 +268,9 @@ func (b *batch) addon(ctx context.Context, cl *Client, id string, r *BatchResult
 		return nil, err
 	}
 	r.Requests++
-	a, err := cl.GetAddon(ctx, id)
+	a, err := cl.addonWithApp(ctx, id)
 	if err != nil {
 		return nil, err
-	}
-	if a.App.ID == uuid.Nil {
-		return nil, fmt.Errorf("herokupartner: add-on %s: answer names no billing app", id)
 	}
 	b.cacheSet(ctx, cl, key, a, b.cfg.policy.AddonTTL)
 	return a, nil

@@ -35,10 +35,7 @@ func (c *Client) ResolvePipeline(ctx context.Context, resourceUUID string) (*Res
 	fail := func(step string, err error) (*Resolution, error) {
 		return nil, &ResolveError{Step: step, ResourceID: resourceUUID, Err: err}
 	}
-	addon, err := c.GetAddon(ctx, resourceUUID)
-	if err == nil && addon.App.ID == uuid.Nil {
-		err = fmt.Errorf("herokupartner: add-on %s: answer names no billing app", resourceUUID)
-	}
+	addon, err := c.addonWithApp(ctx, resourceUUID)
 	if err != nil {
 		return fail("add-on", err)
 	}
@@ -56,6 +53,19 @@ func (c *Client) ResolvePipeline(ctx context.Context, resourceUUID string) (*Res
 		return fail("pipeline", err)
 	}
 	return res, nil
+}
+
+// addonWithApp is the first step of a resolution: the add-on, which must
+// name the billing app the next step asks about.
+func (c *Client) addonWithApp(ctx context.Context, resourceUUID string) (*Addon, error) {
+	a, err := c.GetAddon(ctx, resourceUUID)
+	if err != nil {
+		return nil, err
+	}
+	if a.App.ID == uuid.Nil {
+		return nil, fmt.Errorf("herokupartner: add-on %s: answer names no billing app", resourceUUID)
+	}
+	return a, nil
 }
 
 // appCoupling returns the coupling of an app whose id was just read from an
