@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -141,20 +140,8 @@ func (m *TokenManager) String() string {
 func (m *TokenManager) GoString() string { return m.String() }
 
 func checkTokenURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("herokupartner: NewTokenManager: TokenURL: %w", err)
-	}
-	if u.Host == "" || u.User != nil || u.Fragment != "" {
-		return fmt.Errorf("herokupartner: NewTokenManager: TokenURL %q: want scheme://host/path without credentials", raw)
-	}
-	switch {
-	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
-	default:
-		return fmt.Errorf("herokupartner: NewTokenManager: TokenURL %q: must be https (http only on a loopback host), since the client secret travels in it", raw)
-	}
-	return nil
+	_, err := checkEndpoint("NewTokenManager: TokenURL", raw)
+	return err
 }
 
 // Exchange trades a provisioning request's grant code for the resource's
@@ -537,19 +524,10 @@ func (m *TokenManager) tokenEndpointError(err error, secrets ...string) error {
 	default:
 		// Scrubbing before cutting the excerpt, so a secret cut in half
 		// cannot slip through.
-		e.Body = excerpt([]byte(scrub(string(re.Body), secrets)))
+		e.Body = excerpt([]byte(scrub(string(re.Body), secrets...)))
 	}
-	e.ID = scrub(e.ID, secrets)
-	e.Message = scrub(e.Message, secrets)
-	e.URL = scrub(e.URL, secrets)
+	e.ID = scrub(e.ID, secrets...)
+	e.Message = scrub(e.Message, secrets...)
+	e.URL = scrub(e.URL, secrets...)
 	return &tokenEndpointFailure{err: e, transient: e.StatusCode == 0 || e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500}
-}
-
-func scrub(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 && strings.Contains(s, sec) {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	return s
 }
