@@ -40,7 +40,7 @@ const (
 type TokenManagerConfig struct {
 	// ClientSecret is the add-on's OAuth client secret from the Partner
 	// Portal. Required.
-	ClientSecret string
+	ClientSecret Secret
 	// Store keeps the tokens; nil means a new MemoryTokenStore, which loses
 	// them when the process exits. Use a LockingTokenStore when several
 	// processes share the store.
@@ -62,7 +62,7 @@ type TokenManagerConfig struct {
 // String describes c without its client secret.
 func (c TokenManagerConfig) String() string {
 	return fmt.Sprintf("herokupartner.TokenManagerConfig{ClientSecret:%s Store:%T TokenURL:%q RefreshBefore:%s}",
-		redacted(c.ClientSecret), c.Store, c.TokenURL, c.RefreshBefore)
+		redacted(c.ClientSecret.Reveal()), c.Store, c.TokenURL, c.RefreshBefore)
 }
 
 // GoString describes c without its client secret, for %#v.
@@ -88,7 +88,7 @@ type TokenManager struct {
 
 // NewTokenManager checks cfg and returns a TokenManager.
 func NewTokenManager(cfg TokenManagerConfig) (*TokenManager, error) {
-	if strings.TrimSpace(cfg.ClientSecret) == "" {
+	if strings.TrimSpace(cfg.ClientSecret.Reveal()) == "" {
 		return nil, errors.New("herokupartner: NewTokenManager: empty ClientSecret")
 	}
 	tokenURL := cfg.TokenURL
@@ -106,7 +106,7 @@ func NewTokenManager(cfg TokenManagerConfig) (*TokenManager, error) {
 			// No ClientID: Heroku identifies the add-on by its secret
 			// alone, and with AuthStyleInParams x/oauth2 then sends just
 			// client_secret in the form, as Heroku expects.
-			ClientSecret: cfg.ClientSecret,
+			ClientSecret: cfg.ClientSecret.Reveal(),
 			Endpoint:     oauth2.Endpoint{TokenURL: tokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		},
 		store:         cfg.Store,
@@ -156,7 +156,7 @@ func (m *TokenManager) Exchange(ctx context.Context, resourceUUID string, grant 
 	if err != nil {
 		return Token{}, err
 	}
-	if strings.TrimSpace(grant.Code) == "" {
+	if strings.TrimSpace(grant.Code.Reveal()) == "" {
 		return Token{}, fmt.Errorf("herokupartner: resource %s: exchanging grant: empty code", id)
 	}
 	if grant.Type != "" && grant.Type != GrantTypeAuthorizationCode {
@@ -188,9 +188,9 @@ func (m *TokenManager) Exchange(ctx context.Context, resourceUUID string, grant 
 }
 
 func (m *TokenManager) exchange(ctx context.Context, id uuid.UUID, grant OAuthGrant) (Token, error) {
-	ot, err := m.conf.Exchange(m.withHTTPClient(ctx), grant.Code)
+	ot, err := m.conf.Exchange(m.withHTTPClient(ctx), grant.Code.Reveal())
 	if err != nil {
-		err = m.tokenEndpointError(err, grant.Code)
+		err = m.tokenEndpointError(err, grant.Code.Reveal())
 		if errors.Is(err, ErrUnauthorized) {
 			what := "the code is invalid, expired or already used"
 			if !grant.ExpiresAt.IsZero() {
@@ -203,7 +203,7 @@ func (m *TokenManager) exchange(ctx context.Context, id uuid.UUID, grant OAuthGr
 			slog.String("resource", id.String()), slog.String("error", err.Error()))
 		return Token{}, err
 	}
-	tok := fromOAuth2(ot, "")
+	tok := fromOAuth2(ot, Secret{})
 	if err := m.store.Save(ctx, id, tok); err != nil {
 		err = fmt.Errorf("herokupartner: resource %s: saving the exchanged token failed, so it was not used: %w", id, err)
 		m.logger.LogAttrs(ctx, slog.LevelError, "herokupartner exchanged token not saved",
@@ -242,7 +242,7 @@ func (m *TokenManager) Token(ctx context.Context, resourceUUID string) (Token, e
 		return tok, nil
 	}
 	var te *tokenEndpointFailure
-	if errors.As(err, &te) && te.transient && cur.AccessToken != "" && time.Now().Before(cur.Expiry) {
+	if errors.As(err, &te) && te.transient && !cur.AccessToken.IsZero() && time.Now().Before(cur.Expiry) {
 		m.logger.LogAttrs(ctx, slog.LevelWarn, "herokupartner token refresh failed; using the current token until it expires",
 			slog.String("resource", id.String()), slog.Time("expiry", cur.Expiry), slog.String("error", err.Error()))
 		return cur, nil
@@ -305,7 +305,7 @@ func (s *resourceTokens) TokenContext(ctx context.Context) (*oauth2.Token, error
 	}
 	// The refresh token stays in the store: whoever consumes this source
 	// only needs the access token.
-	return &oauth2.Token{AccessToken: t.AccessToken, TokenType: "Bearer", Expiry: t.Expiry}, nil
+	return &oauth2.Token{AccessToken: t.AccessToken.Reveal(), TokenType: "Bearer", Expiry: t.Expiry}, nil
 }
 
 // InvalidateToken forces one refresh because the API rejected the access
@@ -327,7 +327,7 @@ func (s *resourceTokens) InvalidateToken(ctx context.Context, rejected string) e
 		if err != nil {
 			return err
 		}
-		if t.AccessToken != rejected {
+		if t.AccessToken.Reveal() != rejected {
 			return nil
 		}
 	}
@@ -347,11 +347,11 @@ func parseResource(s string) (uuid.UUID, error) {
 // otherwise when it expires within refreshBefore. A token without an expiry
 // is taken to be valid until the API rejects it.
 func (m *TokenManager) needsRefresh(cur Token, rejected string) bool {
-	if cur.AccessToken == "" {
+	if cur.AccessToken.IsZero() {
 		return true
 	}
 	if rejected != "" {
-		return cur.AccessToken == rejected
+		return cur.AccessToken.Reveal() == rejected
 	}
 	return !cur.Expiry.IsZero() && !time.Now().Add(m.refreshBefore).Before(cur.Expiry)
 }
@@ -447,12 +447,12 @@ func (m *TokenManager) logRefresh(ctx context.Context, id uuid.UUID, t Token, re
 
 // doRefresh asks the token endpoint for a new access token.
 func (m *TokenManager) doRefresh(ctx context.Context, id uuid.UUID, cur Token) (Token, error) {
-	if cur.RefreshToken == "" {
+	if cur.RefreshToken.IsZero() {
 		return Token{}, fmt.Errorf("herokupartner: resource %s: token needs refreshing but no refresh token is stored", id)
 	}
-	ot, err := m.conf.TokenSource(m.withHTTPClient(ctx), &oauth2.Token{RefreshToken: cur.RefreshToken}).Token()
+	ot, err := m.conf.TokenSource(m.withHTTPClient(ctx), &oauth2.Token{RefreshToken: cur.RefreshToken.Reveal()}).Token()
 	if err != nil {
-		err = m.tokenEndpointError(err, cur.RefreshToken, cur.AccessToken)
+		err = m.tokenEndpointError(err, cur.RefreshToken.Reveal(), cur.AccessToken.Reveal())
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && (apiErr.StatusCode == http.StatusUnauthorized ||
 			apiErr.StatusCode == http.StatusBadRequest && apiErr.ID == "invalid_grant") {
@@ -474,12 +474,12 @@ func (m *TokenManager) withHTTPClient(ctx context.Context) context.Context {
 // fromOAuth2 keeps the refresh token the answer carried, or the old one
 // when it carried none: Heroku does not document rotation, so both must
 // work.
-func fromOAuth2(t *oauth2.Token, oldRefresh string) Token {
-	rt := t.RefreshToken
-	if rt == "" {
+func fromOAuth2(t *oauth2.Token, oldRefresh Secret) Token {
+	rt := NewSecret(t.RefreshToken)
+	if rt.IsZero() {
 		rt = oldRefresh
 	}
-	return Token{AccessToken: t.AccessToken, RefreshToken: rt, Expiry: t.Expiry}
+	return Token{AccessToken: NewSecret(t.AccessToken), RefreshToken: rt, Expiry: t.Expiry}
 }
 
 // tokenEndpointFailure marks an error from the token endpoint that was not

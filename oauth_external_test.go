@@ -48,7 +48,7 @@ func ExampleParseProvisionRequest() {
 func fakeManager(t testing.TB, fake *herokupartnertest.Server, store herokupartner.TokenStore) *herokupartner.TokenManager {
 	t.Helper()
 	m, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
-		ClientSecret: fake.ClientSecret(), TokenURL: fake.TokenURL(), Store: store,
+		ClientSecret: herokupartner.NewSecret(fake.ClientSecret()), TokenURL: fake.TokenURL(), Store: store,
 	})
 	require.NoError(t, err)
 	return m
@@ -82,7 +82,7 @@ func TestTokenLifecycleAgainstFake(t *testing.T) {
 	ctx := context.Background()
 
 	code, expiresAt := fake.IssueGrant(addon.ID)
-	grant := herokupartner.OAuthGrant{Code: code, ExpiresAt: expiresAt, Type: herokupartner.GrantTypeAuthorizationCode}
+	grant := herokupartner.OAuthGrant{Code: herokupartner.NewSecret(code), ExpiresAt: expiresAt, Type: herokupartner.GrantTypeAuthorizationCode}
 	tok, err := m.Exchange(ctx, id, grant)
 	require.NoError(t, err)
 	assert.WithinDuration(t, time.Now().Add(8*time.Hour), tok.Expiry, 2*time.Minute)
@@ -113,7 +113,7 @@ func TestTokenLifecycleAgainstFake(t *testing.T) {
 	require.ErrorIs(t, err, herokupartner.ErrUnauthorized)
 	assert.ErrorIs(t, err, herokupartner.ErrGrantRevoked)
 	assert.Contains(t, err.Error(), "no longer valid")
-	assert.False(t, strings.Contains(err.Error(), tok.AccessToken) || strings.Contains(err.Error(), tok.RefreshToken) ||
+	assert.False(t, strings.Contains(err.Error(), tok.AccessToken.Reveal()) || strings.Contains(err.Error(), tok.RefreshToken.Reveal()) ||
 		strings.Contains(err.Error(), fake.ClientSecret()), "a secret leaked into the error")
 }
 
@@ -122,7 +122,7 @@ func TestExpiredGrantAgainstFake(t *testing.T) {
 	defer fake.Close()
 	addon, _ := fakeWorld(fake)
 	m := fakeManager(t, fake, nil)
-	_, err := m.Exchange(context.Background(), addon.ID.String(), herokupartner.OAuthGrant{Code: "never-issued"})
+	_, err := m.Exchange(context.Background(), addon.ID.String(), herokupartner.OAuthGrant{Code: herokupartner.NewSecret("never-issued")})
 	require.ErrorIs(t, err, herokupartner.ErrUnauthorized)
 	var apiErr *herokupartner.APIError
 	require.ErrorAs(t, err, &apiErr)
@@ -140,7 +140,7 @@ func TestHundredCallersOneRefreshAgainstFake(t *testing.T) {
 	m := fakeManager(t, fake, &store)
 	ctx := context.Background()
 	code, _ := fake.IssueGrant(addon.ID)
-	tok, err := m.Exchange(ctx, id, herokupartner.OAuthGrant{Code: code})
+	tok, err := m.Exchange(ctx, id, herokupartner.OAuthGrant{Code: herokupartner.NewSecret(code)})
 	require.NoError(t, err)
 	tok.Expiry = time.Now().Add(time.Minute) // due for refresh, still valid
 	require.NoError(t, store.Save(ctx, addon.ID, tok))
@@ -176,7 +176,7 @@ func ExampleTokenManager() {
 	code, expiresAt := fake.IssueGrant(addon.ID) // what the provisioning request carries
 
 	tokens, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
-		ClientSecret: fake.ClientSecret(),
+		ClientSecret: herokupartner.NewSecret(fake.ClientSecret()),
 		TokenURL:     fake.TokenURL(), // omit for Heroku's own
 	})
 	if err != nil {
@@ -185,7 +185,7 @@ func ExampleTokenManager() {
 	}
 	ctx := context.Background()
 	resource := addon.ID.String()
-	if _, err := tokens.Exchange(ctx, resource, herokupartner.OAuthGrant{Code: code, ExpiresAt: expiresAt}); err != nil {
+	if _, err := tokens.Exchange(ctx, resource, herokupartner.OAuthGrant{Code: herokupartner.NewSecret(code), ExpiresAt: expiresAt}); err != nil {
 		fmt.Println(err)
 		return
 	}

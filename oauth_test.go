@@ -184,7 +184,7 @@ func (s *oauthServer) grant(life time.Duration) OAuthGrant {
 	s.seq++
 	code := fmt.Sprintf("HRKU-code-%d", s.seq)
 	s.codes[code] = time.Now().Add(life)
-	return OAuthGrant{Code: code, ExpiresAt: time.Now().Add(life), Type: GrantTypeAuthorizationCode}
+	return OAuthGrant{Code: NewSecret(code), ExpiresAt: time.Now().Add(life), Type: GrantTypeAuthorizationCode}
 }
 
 // seed stores a token pair the server accepts, expiring in expiresIn.
@@ -192,13 +192,13 @@ func (s *oauthServer) seed(t *testing.T, store TokenStore, id string, expiresIn 
 	s.mu.Lock()
 	s.seq++
 	tok := Token{
-		AccessToken:  fmt.Sprintf("HRKU-access-%d", s.seq),
-		RefreshToken: fmt.Sprintf("HRKU-refresh-%d", s.seq),
+		AccessToken:  NewSecret(fmt.Sprintf("HRKU-access-%d", s.seq)),
+		RefreshToken: NewSecret(fmt.Sprintf("HRKU-refresh-%d", s.seq)),
 		Expiry:       time.Now().Add(expiresIn),
 	}
-	s.access[tok.AccessToken] = true
-	s.refresh[tok.RefreshToken] = true
-	s.issued = append(s.issued, tok.AccessToken)
+	s.access[tok.AccessToken.Reveal()] = true
+	s.refresh[tok.RefreshToken.Reveal()] = true
+	s.issued = append(s.issued, tok.AccessToken.Reveal())
 	s.mu.Unlock()
 	require.NoError(t, store.Save(context.Background(), uuid.MustParse(id), tok))
 	return tok
@@ -274,7 +274,7 @@ func (s *oauthServer) apiSaw(token string) bool {
 func (s *oauthServer) manager(t *testing.T, store TokenStore, logger *slog.Logger) *TokenManager {
 	t.Helper()
 	m, err := NewTokenManager(TokenManagerConfig{
-		ClientSecret: oauthSecret, Store: store, TokenURL: s.srv.URL + "/oauth/token", Logger: logger,
+		ClientSecret: NewSecret(oauthSecret), Store: store, TokenURL: s.srv.URL + "/oauth/token", Logger: logger,
 	})
 	require.NoError(t, err)
 	return m
@@ -327,21 +327,21 @@ func (s *lockingFailStore) Update(ctx context.Context, id uuid.UUID, fn func(con
 func TestNewTokenManagerValidates(t *testing.T) {
 	for _, cfg := range []TokenManagerConfig{
 		{},
-		{ClientSecret: "  "},
-		{ClientSecret: "s", TokenURL: "http://id.example.com/oauth/token"},
-		{ClientSecret: "s", TokenURL: "https://user:pw@id.example.com/oauth/token"},
-		{ClientSecret: "s", TokenURL: "ftp://id.example.com/oauth/token"},
-		{ClientSecret: "s", TokenURL: "://"},
-		{ClientSecret: "s", RefreshBefore: -time.Second},
+		{ClientSecret: NewSecret("  ")},
+		{ClientSecret: NewSecret("s"), TokenURL: "http://id.example.com/oauth/token"},
+		{ClientSecret: NewSecret("s"), TokenURL: "https://user:pw@id.example.com/oauth/token"},
+		{ClientSecret: NewSecret("s"), TokenURL: "ftp://id.example.com/oauth/token"},
+		{ClientSecret: NewSecret("s"), TokenURL: "://"},
+		{ClientSecret: NewSecret("s"), RefreshBefore: -time.Second},
 	} {
 		_, err := NewTokenManager(cfg)
 		assert.Error(t, err, "%v", cfg)
 	}
-	m, err := NewTokenManager(TokenManagerConfig{ClientSecret: "s"})
+	m, err := NewTokenManager(TokenManagerConfig{ClientSecret: NewSecret("s")})
 	require.NoError(t, err)
 	assert.Equal(t, DefaultTokenURL, m.conf.Endpoint.TokenURL)
 	assert.Equal(t, DefaultRefreshBefore, m.refreshBefore)
-	_, err = NewTokenManager(TokenManagerConfig{ClientSecret: "s", TokenURL: "http://127.0.0.1:1/oauth/token"})
+	_, err = NewTokenManager(TokenManagerConfig{ClientSecret: NewSecret("s"), TokenURL: "http://127.0.0.1:1/oauth/token"})
 	assert.NoError(t, err, "plain http is fine on loopback")
 }
 
@@ -356,12 +356,12 @@ func TestExchangeSendsOnlyCodeAndSecret(t *testing.T) {
 	require.Len(t, s.forms(), 1)
 	f := s.forms()[0]
 	assert.Equal(t, "authorization_code", f.Get("grant_type"))
-	assert.True(t, f.Get("code") == g.Code, "the grant code was not sent")
+	assert.True(t, f.Get("code") == g.Code.Reveal(), "the grant code was not sent")
 	assert.True(t, f.Get("client_secret") == oauthSecret, "the client secret was not sent")
 	assert.ElementsMatch(t, []string{"grant_type", "code", "client_secret"}, keys(f), "nothing else is sent")
 	assert.Zero(t, s.locked(func() int { return s.badAuth }), "no client id, no Authorization header")
 
-	assert.True(t, strings.HasPrefix(tok.AccessToken, "HRKU-access-") && strings.HasPrefix(tok.RefreshToken, "HRKU-refresh-"))
+	assert.True(t, strings.HasPrefix(tok.AccessToken.Reveal(), "HRKU-access-") && strings.HasPrefix(tok.RefreshToken.Reveal(), "HRKU-refresh-"))
 	assert.WithinDuration(t, time.Now().Add(28799*time.Second), tok.Expiry, time.Minute, "expires_in is honoured")
 	stored, err := store.Load(context.Background(), uuid.MustParse(addonID))
 	require.NoError(t, err)
@@ -394,7 +394,7 @@ func TestExchangeExpiredCode(t *testing.T) {
 	assert.Equal(t, "req-unauthorized", apiErr.RequestID)
 	assert.Contains(t, err.Error(), "invalid, expired or already used")
 	assert.Contains(t, err.Error(), g.ExpiresAt.Format(time.RFC3339), "the grant's own expiry helps tell which")
-	assert.False(t, strings.Contains(err.Error(), g.Code), "the code leaked into the error")
+	assert.False(t, strings.Contains(err.Error(), g.Code.Reveal()), "the code leaked into the error")
 	_, err = store.Load(context.Background(), uuid.MustParse(addonID))
 	assert.ErrorIs(t, err, ErrTokenNotFound, "nothing is stored")
 }
@@ -417,11 +417,11 @@ func TestExchangeRejectsBadInputBeforeSending(t *testing.T) {
 	s := newOAuthServer(t)
 	m := s.manager(t, nil, nil)
 	ctx := context.Background()
-	_, err := m.Exchange(ctx, "not-a-uuid", OAuthGrant{Code: "c"})
+	_, err := m.Exchange(ctx, "not-a-uuid", OAuthGrant{Code: NewSecret("c")})
 	assert.ErrorIs(t, err, ErrInvalidID)
 	_, err = m.Exchange(ctx, addonID, OAuthGrant{})
 	assert.ErrorContains(t, err, "empty code")
-	_, err = m.Exchange(ctx, addonID, OAuthGrant{Code: "c", Type: "password"})
+	_, err = m.Exchange(ctx, addonID, OAuthGrant{Code: NewSecret("c"), Type: "password"})
 	assert.ErrorContains(t, err, "not \"authorization_code\"")
 	assert.Empty(t, s.forms(), "nothing was sent")
 }
@@ -466,17 +466,17 @@ func TestTokenRefreshesBeforeExpiry(t *testing.T) {
 			require.Equal(t, 1, s.refreshes())
 			f := s.forms()[0]
 			assert.Equal(t, "refresh_token", f.Get("grant_type"))
-			assert.True(t, f.Get("refresh_token") == seeded.RefreshToken, "the stored refresh token was not sent")
+			assert.True(t, f.Get("refresh_token") == seeded.RefreshToken.Reveal(), "the stored refresh token was not sent")
 			assert.True(t, f.Get("client_secret") == oauthSecret)
 			assert.ElementsMatch(t, []string{"grant_type", "refresh_token", "client_secret"}, keys(f))
 			assert.Zero(t, s.locked(func() int { return s.badAuth }))
 
-			assert.True(t, got.AccessToken != seeded.AccessToken, "a new access token")
+			assert.True(t, !got.AccessToken.Equal(seeded.AccessToken), "a new access token")
 			assert.WithinDuration(t, time.Now().Add(28799*time.Second), got.Expiry, time.Minute)
 			if rotate {
-				assert.True(t, got.RefreshToken != seeded.RefreshToken, "a rotated refresh token is kept")
+				assert.True(t, !got.RefreshToken.Equal(seeded.RefreshToken), "a rotated refresh token is kept")
 			} else {
-				assert.True(t, got.RefreshToken == seeded.RefreshToken, "the old refresh token is kept when none came back")
+				assert.True(t, got.RefreshToken.Equal(seeded.RefreshToken), "the old refresh token is kept when none came back")
 			}
 			stored, err := store.Load(context.Background(), uuid.MustParse(addonID))
 			require.NoError(t, err)
@@ -534,7 +534,7 @@ func TestConcurrentCallersShareOneRefresh(t *testing.T) {
 				require.NoError(t, errs[i])
 				require.True(t, got[i] == got[0], "callers got different tokens")
 			}
-			assert.True(t, got[0].AccessToken != seeded.AccessToken)
+			assert.True(t, !got[0].AccessToken.Equal(seeded.AccessToken))
 			assert.Equal(t, 1, s.refreshes(), "exactly one refresh request")
 		})
 	}
@@ -551,10 +551,10 @@ func TestUnauthorizedLookupForcesOneRefreshAndRetry(t *testing.T) {
 	assert.Equal(t, "acme", a.Name)
 	assert.Equal(t, 1, s.refreshes())
 	require.Len(t, s.seen(), 2, "one rejected request and one retry")
-	assert.True(t, s.seen()[0] == seeded.AccessToken && s.seen()[1] != seeded.AccessToken)
+	assert.True(t, s.seen()[0] == seeded.AccessToken.Reveal() && s.seen()[1] != seeded.AccessToken.Reveal())
 
 	// A stale rejection (the token was already replaced) refreshes nothing.
-	require.NoError(t, m.TokenSource(addonID).(*resourceTokens).InvalidateToken(context.Background(), seeded.AccessToken))
+	require.NoError(t, m.TokenSource(addonID).(*resourceTokens).InvalidateToken(context.Background(), seeded.AccessToken.Reveal()))
 	assert.Equal(t, 1, s.refreshes())
 }
 
@@ -663,10 +663,10 @@ func TestTransientRefreshFailureKeepsAValidToken(t *testing.T) {
 	// Once the endpoint recovers, the next lookup refreshes.
 	got, err = m.Token(context.Background(), addonID)
 	require.NoError(t, err)
-	assert.True(t, got.AccessToken != seeded.AccessToken)
+	assert.True(t, !got.AccessToken.Equal(seeded.AccessToken))
 
 	// An expired token cannot be kept.
-	require.NoError(t, store.Save(context.Background(), uuid.MustParse(addonID), Token{AccessToken: "old", RefreshToken: got.RefreshToken, Expiry: time.Now().Add(-time.Second)}))
+	require.NoError(t, store.Save(context.Background(), uuid.MustParse(addonID), Token{AccessToken: NewSecret("old"), RefreshToken: got.RefreshToken, Expiry: time.Now().Add(-time.Second)}))
 	s.set(func() { s.failStatus, s.failTimes = 503, 1 })
 	_, err = m.Token(context.Background(), addonID)
 	var apiErr *APIError
@@ -698,7 +698,7 @@ func TestCanceledCallerDoesNotLoseTheRefresh(t *testing.T) {
 
 	got, err := m.Token(context.Background(), addonID)
 	require.NoError(t, err)
-	assert.True(t, got.RefreshToken != seeded.RefreshToken, "the rotated refresh token was kept")
+	assert.True(t, !got.RefreshToken.Equal(seeded.RefreshToken), "the rotated refresh token was kept")
 	assert.Equal(t, 1, s.refreshes(), "the later caller used the saved answer")
 }
 
@@ -731,7 +731,7 @@ func TestCanceledCallerDoesNotLoseTheExchange(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "the exchanged token was never saved")
 		time.Sleep(time.Millisecond)
 	}
-	_, err = m.Exchange(ctx, addonID, OAuthGrant{Code: "c"})
+	_, err = m.Exchange(ctx, addonID, OAuthGrant{Code: NewSecret("c")})
 	assert.ErrorIs(t, err, context.Canceled, "a canceled context sends nothing")
 	assert.Len(t, s.forms(), 1)
 }
@@ -766,7 +766,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	var store MemoryTokenStore
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := TokenManagerConfig{ClientSecret: oauthSecret, Store: &store, TokenURL: s.srv.URL + "/oauth/token", Logger: logger}
+	cfg := TokenManagerConfig{ClientSecret: NewSecret(oauthSecret), Store: &store, TokenURL: s.srv.URL + "/oauth/token", Logger: logger}
 	m, err := NewTokenManager(cfg)
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -797,7 +797,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	note(err)
 	// A token endpoint that cannot be reached: the error names the URL,
 	// never the form.
-	down, err := NewTokenManager(TokenManagerConfig{ClientSecret: oauthSecret, TokenURL: "http://127.0.0.1:1/oauth/token", Logger: logger})
+	down, err := NewTokenManager(TokenManagerConfig{ClientSecret: NewSecret(oauthSecret), TokenURL: "http://127.0.0.1:1/oauth/token", Logger: logger})
 	require.NoError(t, err)
 	_, err = down.Exchange(ctx, addonID, g)
 	require.Error(t, err)
@@ -812,7 +812,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&cfgLog, nil)).Info("config", "cfg", cfg)
 	texts = append(texts, cfgLog.String())
 
-	secrets := append([]string{oauthSecret, g.Code}, s.issuedTokens()...)
+	secrets := append([]string{oauthSecret, g.Code.Reveal()}, s.issuedTokens()...)
 	for i := 1; i <= s.locked(func() int { return s.seq }); i++ {
 		secrets = append(secrets, fmt.Sprintf("HRKU-refresh-%d", i))
 	}

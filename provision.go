@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -53,9 +52,9 @@ type ProvisionRequest struct {
 	OAuthGrant *OAuthGrant `json:"oauth_grant,omitempty"`
 	// LogInputURL, when present, accepts log lines for the app; it embeds a
 	// credential.
-	LogInputURL string `json:"log_input_url,omitempty"`
+	LogInputURL Secret `json:"log_input_url,omitempty"`
 	// LogDrainToken is set when the add-on's manifest requires a syslog drain.
-	LogDrainToken string `json:"log_drain_token,omitempty"`
+	LogDrainToken Secret `json:"log_drain_token,omitempty"`
 	// HerokuID is the legacy (v1) app identifier, such as "app123@heroku.com";
 	// v3 requests normally omit it.
 	HerokuID string `json:"heroku_id,omitempty"`
@@ -65,7 +64,7 @@ type ProvisionRequest struct {
 // Heroku lets it live about five minutes: exchange it while provisioning.
 // Printing or logging it redacts the code.
 type OAuthGrant struct {
-	Code string `json:"code"`
+	Code Secret `json:"code"`
 	// ExpiresAt is zero when the request did not say.
 	ExpiresAt time.Time `json:"expires_at"`
 	// Type is "authorization_code".
@@ -75,7 +74,7 @@ type OAuthGrant struct {
 // String describes g without its code.
 func (g OAuthGrant) String() string {
 	return fmt.Sprintf("herokupartner.OAuthGrant{Code:%s ExpiresAt:%s Type:%q}",
-		redacted(g.Code), formatTime(g.ExpiresAt), g.Type)
+		redacted(g.Code.Reveal()), formatTime(g.ExpiresAt), g.Type)
 }
 
 // GoString describes g without its code, for %#v.
@@ -83,7 +82,7 @@ func (g OAuthGrant) GoString() string { return g.String() }
 
 // LogValue makes slog log g without its code.
 func (g OAuthGrant) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("code", redacted(g.Code)),
+	return slog.GroupValue(slog.String("code", redacted(g.Code.Reveal())),
 		slog.Time("expires_at", g.ExpiresAt), slog.String("type", g.Type))
 }
 
@@ -95,7 +94,7 @@ func (r ProvisionRequest) String() string {
 	}
 	return fmt.Sprintf("herokupartner.ProvisionRequest{UUID:%s Name:%q Plan:%q Region:%q CallbackURL:%q Options:%q OAuthGrant:%s LogInputURL:%q LogDrainToken:%s HerokuID:%q}",
 		r.UUID, r.Name, r.Plan, r.Region, r.CallbackURL, r.Options, grant,
-		redactURL(r.LogInputURL), redacted(r.LogDrainToken), r.HerokuID)
+		r.LogInputURL.String(), redacted(r.LogDrainToken.Reveal()), r.HerokuID)
 }
 
 // GoString describes r with its credentials redacted, for %#v.
@@ -107,8 +106,8 @@ func (r ProvisionRequest) LogValue() slog.Value {
 		slog.String("uuid", r.UUID.String()), slog.String("name", r.Name), slog.String("plan", r.Plan),
 		slog.String("region", r.Region), slog.String("callback_url", r.CallbackURL),
 		slog.Any("options", r.Options),
-		slog.String("log_input_url", redactURL(r.LogInputURL)),
-		slog.String("log_drain_token", redacted(r.LogDrainToken)),
+		slog.String("log_input_url", r.LogInputURL.String()),
+		slog.String("log_drain_token", redacted(r.LogDrainToken.Reveal())),
 	}
 	if r.OAuthGrant != nil {
 		attrs = append(attrs, slog.Any("oauth_grant", *r.OAuthGrant))
@@ -124,22 +123,6 @@ func formatTime(t time.Time) string {
 		return "none"
 	}
 	return t.Format(time.RFC3339)
-}
-
-// redactURL hides the userinfo of a URL (where log_input_url carries its
-// token) and, when the text does not parse, all of it.
-func redactURL(s string) string {
-	if s == "" {
-		return ""
-	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return "[redacted]"
-	}
-	if u.User != nil {
-		u.User = url.User("redacted")
-	}
-	return u.String()
 }
 
 // ParseProvisionRequest reads and validates a provisioning request body. It
@@ -182,13 +165,14 @@ func ParseProvisionRequest(r io.Reader) (*ProvisionRequest, error) {
 	}
 	req.UUID = id
 
+	var logInputURL, logDrainToken string
 	for _, f := range []struct {
 		name string
 		dst  *string
 	}{
 		{"name", &req.Name}, {"plan", &req.Plan}, {"region", &req.Region},
-		{"callback_url", &req.CallbackURL}, {"log_input_url", &req.LogInputURL},
-		{"log_drain_token", &req.LogDrainToken}, {"heroku_id", &req.HerokuID},
+		{"callback_url", &req.CallbackURL}, {"log_input_url", &logInputURL},
+		{"log_drain_token", &logDrainToken}, {"heroku_id", &req.HerokuID},
 	} {
 		raw, ok := fields[f.name]
 		if !ok || isNull(raw) {
@@ -198,6 +182,7 @@ func ParseProvisionRequest(r io.Reader) (*ProvisionRequest, error) {
 			return nil, bad(f.name, "want a string, got %s", jsonKind(raw))
 		}
 	}
+	req.LogInputURL, req.LogDrainToken = newSecretURL(logInputURL), NewSecret(logDrainToken)
 
 	if raw, ok := fields["options"]; ok && !isNull(raw) {
 		opts, err := parseOptions(raw)
@@ -282,10 +267,12 @@ func parseGrant(raw json.RawMessage) (*OAuthGrant, string, error) {
 	if !ok || isNull(code) {
 		return nil, "oauth_grant.code", errors.New("missing")
 	}
-	if err := json.Unmarshal(code, &g.Code); err != nil {
+	var codeText string
+	if err := json.Unmarshal(code, &codeText); err != nil {
 		return nil, "oauth_grant.code", fmt.Errorf("want a string, got %s", jsonKind(code))
 	}
-	if strings.TrimSpace(g.Code) == "" {
+	g.Code = NewSecret(codeText)
+	if strings.TrimSpace(codeText) == "" {
 		return nil, "oauth_grant.code", errors.New("empty")
 	}
 	if typ, ok := fields["type"]; ok && !isNull(typ) {

@@ -45,7 +45,7 @@ func newSecretURL(raw string) Secret {
 	if s.p == nil {
 		return s
 	}
-	if u, err := url.Parse(raw); err == nil && u.Host != "" && u.User == nil &&
+	if u, err := url.Parse(raw); err == nil && u.Host != "" &&
 		(u.Scheme == "https" || u.Scheme == "http" || u.Scheme == "syslog" || u.Scheme == "syslog+tls") {
 		s.p.shown = u.Scheme + "://" + u.Host + "/" + redactedText
 	}

@@ -15,12 +15,12 @@ import (
 // resource.
 var ErrTokenNotFound = errors.New("herokupartner: no token stored for resource")
 
-// Token is one add-on resource's OAuth token pair. Its String, GoString and
-// LogValue methods redact both tokens, so printing or logging a Token, or a
-// struct that holds one, never reveals them.
+// Token is one add-on resource's OAuth token pair. Both tokens are
+// Secrets: printing, logging or encoding a Token, or a struct that holds
+// one, never reveals them; a TokenStore persists them with Reveal.
 type Token struct {
-	AccessToken  string
-	RefreshToken string
+	AccessToken  Secret
+	RefreshToken Secret
 	// Expiry is when AccessToken stops working.
 	Expiry time.Time
 }
@@ -28,7 +28,7 @@ type Token struct {
 // String describes t without its secrets.
 func (t Token) String() string {
 	return fmt.Sprintf("herokupartner.Token{AccessToken:%s RefreshToken:%s Expiry:%s}",
-		redacted(t.AccessToken), redacted(t.RefreshToken), t.Expiry.Format(time.RFC3339))
+		redacted(t.AccessToken.Reveal()), redacted(t.RefreshToken.Reveal()), t.Expiry.Format(time.RFC3339))
 }
 
 // GoString describes t without its secrets, for %#v.
@@ -37,8 +37,8 @@ func (t Token) GoString() string { return t.String() }
 // LogValue makes slog log t without its secrets.
 func (t Token) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("access_token", redacted(t.AccessToken)),
-		slog.String("refresh_token", redacted(t.RefreshToken)),
+		slog.String("access_token", redacted(t.AccessToken.Reveal())),
+		slog.String("refresh_token", redacted(t.RefreshToken.Reveal())),
 		slog.Time("expiry", t.Expiry),
 	)
 }

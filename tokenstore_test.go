@@ -16,7 +16,7 @@ import (
 )
 
 func TestTokenNeverPrintsItsSecrets(t *testing.T) {
-	tok := Token{AccessToken: "HRKU-access-secret", RefreshToken: "HRKU-refresh-secret", Expiry: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	tok := Token{AccessToken: NewSecret("HRKU-access-secret"), RefreshToken: NewSecret("HRKU-refresh-secret"), Expiry: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	holder := struct {
 		Name  string
 		Token Token
@@ -43,7 +43,7 @@ func TestMemoryTokenStore(t *testing.T) {
 	_, err := s.Load(ctx, id)
 	require.ErrorIs(t, err, ErrTokenNotFound)
 
-	tok := Token{AccessToken: "a1", RefreshToken: "r1", Expiry: time.Now().Add(time.Hour)}
+	tok := Token{AccessToken: NewSecret("a1"), RefreshToken: NewSecret("r1"), Expiry: time.Now().Add(time.Hour)}
 	require.NoError(t, s.Save(ctx, id, tok))
 	got, err := s.Load(ctx, id)
 	require.NoError(t, err)
@@ -59,7 +59,7 @@ func TestMemoryTokenStoreUpdateIsExclusive(t *testing.T) {
 	ctx := context.Background()
 	var s MemoryTokenStore
 	id := uuid.New()
-	require.NoError(t, s.Save(ctx, id, Token{AccessToken: "v0"}))
+	require.NoError(t, s.Save(ctx, id, Token{AccessToken: NewSecret("v0")}))
 
 	// Each update reads the previous one's result; a lost update would
 	// leave fewer increments than calls.
@@ -68,8 +68,8 @@ func TestMemoryTokenStoreUpdateIsExclusive(t *testing.T) {
 		wg.Go(func() {
 			_, err := s.Update(ctx, id, func(_ context.Context, cur Token) (Token, error) {
 				var n int
-				_, _ = fmt.Sscanf(cur.AccessToken, "v%d", &n)
-				return Token{AccessToken: fmt.Sprintf("v%d", n+1)}, nil
+				_, _ = fmt.Sscanf(cur.AccessToken.Reveal(), "v%d", &n)
+				return Token{AccessToken: NewSecret(fmt.Sprintf("v%d", n+1))}, nil
 			})
 			assert.NoError(t, err)
 		})
@@ -77,13 +77,13 @@ func TestMemoryTokenStoreUpdateIsExclusive(t *testing.T) {
 	wg.Wait()
 	got, err := s.Load(ctx, id)
 	require.NoError(t, err)
-	assert.Equal(t, "v50", got.AccessToken)
+	assert.Equal(t, "v50", got.AccessToken.Reveal())
 
 	boom := errors.New("refresh failed")
-	_, err = s.Update(ctx, id, func(context.Context, Token) (Token, error) { return Token{AccessToken: "lost"}, boom })
+	_, err = s.Update(ctx, id, func(context.Context, Token) (Token, error) { return Token{AccessToken: NewSecret("lost")}, boom })
 	require.ErrorIs(t, err, boom)
 	got, _ = s.Load(ctx, id)
-	assert.Equal(t, "v50", got.AccessToken, "a failed update leaves the stored token alone")
+	assert.Equal(t, "v50", got.AccessToken.Reveal(), "a failed update leaves the stored token alone")
 
 	_, err = s.Update(ctx, uuid.New(), func(context.Context, Token) (Token, error) { return Token{}, nil })
 	assert.ErrorIs(t, err, ErrTokenNotFound)

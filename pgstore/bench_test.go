@@ -25,7 +25,7 @@ func BenchmarkLoad(b *testing.B) {
 	encTable := newTable()
 	enc := newStore(b, pool, pgstore.WithTable(encTable), pgstore.WithEncryptionKey(newKey(b)))
 	id := uuid.New()
-	tok := herokupartner.Token{AccessToken: uuid.NewString(), RefreshToken: uuid.NewString(), Expiry: time.Now().Add(8 * time.Hour)}
+	tok := herokupartner.Token{AccessToken: herokupartner.NewSecret(uuid.NewString()), RefreshToken: herokupartner.NewSecret(uuid.NewString()), Expiry: time.Now().Add(8 * time.Hour)}
 	require.NoError(b, plain.Save(ctx, id, tok))
 	require.NoError(b, enc.Save(ctx, id, tok))
 
@@ -57,7 +57,7 @@ func BenchmarkLoad(b *testing.B) {
 	b.Run("token-manager", func(b *testing.B) {
 		// A fresh token never reaches the token endpoint, so none runs.
 		m, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
-			ClientSecret: "unused", Store: plain, TokenURL: "http://127.0.0.1:1/oauth/token",
+			ClientSecret: herokupartner.NewSecret("unused"), Store: plain, TokenURL: "http://127.0.0.1:1/oauth/token",
 		})
 		require.NoError(b, err)
 		run(b, func() error { _, err := m.Token(ctx, id.String()); return err })
@@ -78,14 +78,14 @@ func BenchmarkRefreshContention(b *testing.B) {
 	for range 2 {
 		s := newStore(b, newPool(b, nil, nil), pgstore.WithTable(table))
 		m, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
-			ClientSecret: fake.ClientSecret(), Store: s, TokenURL: fake.TokenURL(),
+			ClientSecret: herokupartner.NewSecret(fake.ClientSecret()), Store: s, TokenURL: fake.TokenURL(),
 		})
 		require.NoError(b, err)
 		managers, stores = append(managers, m), append(stores, s)
 	}
 	ctx := context.Background()
 	code, _ := fake.IssueGrant(addon.ID)
-	_, err := managers[0].Exchange(ctx, addon.ID.String(), herokupartner.OAuthGrant{Code: code})
+	_, err := managers[0].Exchange(ctx, addon.ID.String(), herokupartner.OAuthGrant{Code: herokupartner.NewSecret(code)})
 	require.NoError(b, err)
 
 	const callers = 8

@@ -35,7 +35,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	tokens, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
-		ClientSecret: os.Getenv("HEROKU_OAUTH_SECRET"),
+		ClientSecret: herokupartner.NewSecret(os.Getenv("HEROKU_OAUTH_SECRET")),
 		Store:        store,
 	})
 	if err != nil {

@@ -34,7 +34,7 @@ func storeCalls(s *pgstore.Store, id uuid.UUID, newCtx func() (context.Context, 
 		return err
 	})
 	run("Save", func(ctx context.Context) error {
-		return s.Save(ctx, id, herokupartner.Token{AccessToken: "unsaved", RefreshToken: "unsaved"})
+		return s.Save(ctx, id, herokupartner.Token{AccessToken: herokupartner.NewSecret("unsaved"), RefreshToken: herokupartner.NewSecret("unsaved")})
 	})
 	run("Update", func(ctx context.Context) error {
 		_, err := s.Update(ctx, id, func(_ context.Context, cur herokupartner.Token) (herokupartner.Token, error) {
@@ -74,11 +74,11 @@ func TestServerOutage(t *testing.T) {
 	pool := newPool(t, own, nil)
 	store := newStore(t, pool)
 	m, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
-		ClientSecret: fake.ClientSecret(), Store: store, TokenURL: fake.TokenURL(),
+		ClientSecret: herokupartner.NewSecret(fake.ClientSecret()), Store: store, TokenURL: fake.TokenURL(),
 	})
 	require.NoError(t, err)
 	code, _ := fake.IssueGrant(addon.ID)
-	_, err = m.Exchange(context.Background(), addon.ID.String(), herokupartner.OAuthGrant{Code: code})
+	_, err = m.Exchange(context.Background(), addon.ID.String(), herokupartner.OAuthGrant{Code: herokupartner.NewSecret(code)})
 	require.NoError(t, err)
 	// Warm the pool so that calls meet open connections, not just refused
 	// new ones.

@@ -29,7 +29,7 @@ func newReplica(t *testing.T, fake *herokupartnertest.Server, addonID uuid.UUID,
 	t.Helper()
 	store := newStore(t, newPool(t, nil, nil), opts...)
 	m, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
-		ClientSecret: fake.ClientSecret(),
+		ClientSecret: herokupartner.NewSecret(fake.ClientSecret()),
 		Store:        store,
 		TokenURL:     fake.TokenURL(),
 		HTTPClient:   httpClient,
@@ -58,7 +58,7 @@ func provision(t *testing.T, fake *herokupartnertest.Server, r replica, addonID 
 	code, exp := fake.IssueGrant(addonID)
 	require.NotEmpty(t, code)
 	tok, err := r.manager.Exchange(context.Background(), addonID.String(),
-		herokupartner.OAuthGrant{Code: code, ExpiresAt: exp, Type: herokupartner.GrantTypeAuthorizationCode})
+		herokupartner.OAuthGrant{Code: herokupartner.NewSecret(code), ExpiresAt: exp, Type: herokupartner.GrantTypeAuthorizationCode})
 	require.NoError(t, err)
 	return tok
 }
@@ -142,14 +142,14 @@ func TestReplicasRefreshOnce(t *testing.T) {
 			require.NoError(t, err)
 			t1, err := replicas[1].store.Load(ctx, addon.ID)
 			require.NoError(t, err)
-			assert.True(t, t0 == t1 || (t0.AccessToken == t1.AccessToken && t0.RefreshToken == t1.RefreshToken && t0.Expiry.Equal(t1.Expiry)),
+			assert.True(t, t0 == t1 || (t0.AccessToken.Equal(t1.AccessToken) && t0.RefreshToken.Equal(t1.RefreshToken) && t0.Expiry.Equal(t1.Expiry)),
 				"the replicas see different tokens")
-			assert.False(t, t0.AccessToken == old.AccessToken, "the token was not refreshed")
+			assert.False(t, t0.AccessToken.Equal(old.AccessToken), "the token was not refreshed")
 			assert.True(t, t0.Expiry.After(time.Now().Add(time.Hour)), "the refreshed token expires at %s", t0.Expiry)
 			for i, r := range replicas {
 				tok, err := r.manager.Token(ctx, addon.ID.String())
 				require.NoError(t, err)
-				assert.True(t, tok.AccessToken == t0.AccessToken, "replica %d uses another token", i)
+				assert.True(t, tok.AccessToken.Equal(t0.AccessToken), "replica %d uses another token", i)
 				_, err = r.client.GetAddon(ctx, addon.ID.String())
 				assert.NoError(t, err, "replica %d", i)
 			}
@@ -205,12 +205,12 @@ func TestRefreshWhoseSaveFailsKeepsOldToken(t *testing.T) {
 
 	stored, err := r.store.Load(ctx, addon.ID)
 	require.NoError(t, err)
-	assert.True(t, stored.AccessToken == old.AccessToken && stored.RefreshToken == old.RefreshToken, "the old token was not left in place")
+	assert.True(t, stored.AccessToken.Equal(old.AccessToken) && stored.RefreshToken.Equal(old.RefreshToken), "the old token was not left in place")
 
 	// Once the database is back the next lookup refreshes and works.
 	_, err = r.client.GetAddon(ctx, addon.ID.String())
 	require.NoError(t, err)
 	stored, err = r.store.Load(ctx, addon.ID)
 	require.NoError(t, err)
-	assert.False(t, stored.AccessToken == old.AccessToken, "no refreshed token was saved")
+	assert.False(t, stored.AccessToken.Equal(old.AccessToken), "no refreshed token was saved")
 }

@@ -345,7 +345,7 @@ func checkArgs(ctx context.Context, resource uuid.UUID) error {
 }
 
 func sameToken(a, b herokupartner.Token) bool {
-	return a.AccessToken == b.AccessToken && a.RefreshToken == b.RefreshToken && a.Expiry.Equal(b.Expiry)
+	return a.AccessToken.Equal(b.AccessToken) && a.RefreshToken.Equal(b.RefreshToken) && a.Expiry.Equal(b.Expiry)
 }
 
 // scan reads one token row; a missing row becomes ErrTokenNotFound.
@@ -371,16 +371,17 @@ func (s *Store) scan(resource uuid.UUID, row pgx.Row) (herokupartner.Token, erro
 	case !encrypted && s.aead != nil:
 		return herokupartner.Token{}, fmt.Errorf("%w: the row is not encrypted but this store has a key; see the README on enabling encryption", ErrDecrypt)
 	case !encrypted:
-		t.AccessToken, t.RefreshToken = access, refresh
+		t.AccessToken, t.RefreshToken = herokupartner.NewSecret(access), herokupartner.NewSecret(refresh)
 		return t, nil
 	}
-	var err error
-	if t.AccessToken, err = s.open(resource, colAccess, access); err != nil {
+	access, err := s.open(resource, colAccess, access)
+	if err != nil {
 		return herokupartner.Token{}, err
 	}
-	if t.RefreshToken, err = s.open(resource, colRefresh, refresh); err != nil {
+	if refresh, err = s.open(resource, colRefresh, refresh); err != nil {
 		return herokupartner.Token{}, err
 	}
+	t.AccessToken, t.RefreshToken = herokupartner.NewSecret(access), herokupartner.NewSecret(refresh)
 	return t, nil
 }
 
@@ -392,13 +393,13 @@ func (s *Store) row(resource uuid.UUID, t herokupartner.Token) ([]any, error) {
 		expiry = &t.Expiry
 	}
 	if s.aead == nil {
-		return []any{resource, t.AccessToken, t.RefreshToken, expiry, false}, nil
+		return []any{resource, t.AccessToken.Reveal(), t.RefreshToken.Reveal(), expiry, false}, nil
 	}
-	access, err := s.seal(resource, colAccess, t.AccessToken)
+	access, err := s.seal(resource, colAccess, t.AccessToken.Reveal())
 	if err != nil {
 		return nil, err
 	}
-	refresh, err := s.seal(resource, colRefresh, t.RefreshToken)
+	refresh, err := s.seal(resource, colRefresh, t.RefreshToken.Reveal())
 	if err != nil {
 		return nil, err
 	}

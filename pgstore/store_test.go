@@ -67,7 +67,7 @@ func TestBadArgumentsFailBeforeAnyQuery(t *testing.T) {
 
 	_, err = s.Load(ctx, uuid.Nil)
 	assert.ErrorContains(t, err, "nil resource uuid")
-	assert.ErrorContains(t, s.Save(ctx, uuid.Nil, herokupartner.Token{AccessToken: "a"}), "nil resource uuid")
+	assert.ErrorContains(t, s.Save(ctx, uuid.Nil, herokupartner.Token{AccessToken: herokupartner.NewSecret("a")}), "nil resource uuid")
 	assert.ErrorContains(t, s.Delete(ctx, uuid.Nil), "nil resource uuid")
 	//lint:ignore SA1012 a nil context is the bad input under test
 	_, err = s.Load(nil, id)
@@ -133,7 +133,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	require.NoError(t, err)
 	q := newStore(t, pool, pgstore.WithTable("partner."+newTable()))
 	id := uuid.New()
-	require.NoError(t, q.Save(ctx, id, herokupartner.Token{AccessToken: "a", RefreshToken: "r"}))
+	require.NoError(t, q.Save(ctx, id, herokupartner.Token{AccessToken: herokupartner.NewSecret("a"), RefreshToken: herokupartner.NewSecret("r")}))
 	_, err = q.Load(ctx, id)
 	assert.NoError(t, err)
 
@@ -179,15 +179,15 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			s := newStore(t, pool, opts...)
 			id := uuid.New()
 			want := herokupartner.Token{
-				AccessToken:  "access-" + uuid.NewString(),
-				RefreshToken: "refresh-" + uuid.NewString(),
+				AccessToken:  herokupartner.NewSecret("access-" + uuid.NewString()),
+				RefreshToken: herokupartner.NewSecret("refresh-" + uuid.NewString()),
 				Expiry:       time.Now().Add(8 * time.Hour),
 			}
 			require.NoError(t, s.Save(ctx, id, want))
 			got, err := s.Load(ctx, id)
 			require.NoError(t, err)
-			assert.True(t, got.AccessToken == want.AccessToken, "access token differs after the round trip")
-			assert.True(t, got.RefreshToken == want.RefreshToken, "refresh token differs after the round trip")
+			assert.True(t, got.AccessToken.Equal(want.AccessToken), "access token differs after the round trip")
+			assert.True(t, got.RefreshToken.Equal(want.RefreshToken), "refresh token differs after the round trip")
 			// PostgreSQL keeps microseconds.
 			assert.True(t, got.Expiry.Equal(want.Expiry.Truncate(time.Microsecond)), "expiry %s, want %s", got.Expiry, want.Expiry)
 
@@ -195,7 +195,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			assert.Equal(t, encrypted, raw.encrypted)
 			assert.EqualValues(t, 1, raw.version)
 			if encrypted {
-				for _, secret := range []string{want.AccessToken, want.RefreshToken} {
+				for _, secret := range []string{want.AccessToken.Reveal(), want.RefreshToken.Reveal()} {
 					assert.False(t, strings.Contains(raw.access, secret) || strings.Contains(raw.refresh, secret),
 						"a token is stored in plaintext")
 				}
@@ -205,16 +205,16 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 				again := readRaw(t, pool, table, id)
 				assert.False(t, again.access == raw.access, "same ciphertext for the same token")
 			} else {
-				assert.True(t, raw.access == want.AccessToken && raw.refresh == want.RefreshToken, "unencrypted columns are not the tokens")
+				assert.True(t, raw.access == want.AccessToken.Reveal() && raw.refresh == want.RefreshToken.Reveal(), "unencrypted columns are not the tokens")
 				require.NoError(t, s.Save(ctx, id, want))
 			}
 
 			// Saving replaces the token and bumps the version.
-			next := herokupartner.Token{AccessToken: "next-" + uuid.NewString(), RefreshToken: want.RefreshToken}
+			next := herokupartner.Token{AccessToken: herokupartner.NewSecret("next-" + uuid.NewString()), RefreshToken: want.RefreshToken}
 			require.NoError(t, s.Save(ctx, id, next))
 			got, err = s.Load(ctx, id)
 			require.NoError(t, err)
-			assert.True(t, got.AccessToken == next.AccessToken, "Save did not replace the token")
+			assert.True(t, got.AccessToken.Equal(next.AccessToken), "Save did not replace the token")
 			assert.True(t, got.Expiry.IsZero(), "a token saved without expiry loads with one: %s", got.Expiry)
 			assert.EqualValues(t, 3, readRaw(t, pool, table, id).version)
 		})
@@ -230,7 +230,7 @@ func TestLoadMissing(t *testing.T) {
 	called := false
 	_, err = s.Update(ctx, uuid.New(), func(context.Context, herokupartner.Token) (herokupartner.Token, error) {
 		called = true
-		return herokupartner.Token{AccessToken: "x"}, nil
+		return herokupartner.Token{AccessToken: herokupartner.NewSecret("x")}, nil
 	})
 	assert.ErrorIs(t, err, herokupartner.ErrTokenNotFound)
 	assert.False(t, called, "Update called fn for a missing token")
@@ -240,7 +240,7 @@ func TestDelete(t *testing.T) {
 	s := newStore(t, newPool(t, nil, nil), pgstore.WithTable(newTable()))
 	ctx := context.Background()
 	id, other := uuid.New(), uuid.New()
-	tok := herokupartner.Token{AccessToken: "a", RefreshToken: "r", Expiry: time.Now().Add(time.Hour)}
+	tok := herokupartner.Token{AccessToken: herokupartner.NewSecret("a"), RefreshToken: herokupartner.NewSecret("r"), Expiry: time.Now().Add(time.Hour)}
 	require.NoError(t, s.Save(ctx, id, tok))
 	require.NoError(t, s.Save(ctx, other, tok))
 
@@ -261,15 +261,15 @@ func TestEncryptionMismatchIsAClearError(t *testing.T) {
 	plain := newStore(t, pool, pgstore.WithTable(table))
 
 	a, b, p := uuid.New(), uuid.New(), uuid.New()
-	ta := herokupartner.Token{AccessToken: "access-a-" + uuid.NewString(), RefreshToken: "refresh-a-" + uuid.NewString()}
-	tb := herokupartner.Token{AccessToken: "access-b-" + uuid.NewString(), RefreshToken: "refresh-b-" + uuid.NewString()}
+	ta := herokupartner.Token{AccessToken: herokupartner.NewSecret("access-a-" + uuid.NewString()), RefreshToken: herokupartner.NewSecret("refresh-a-" + uuid.NewString())}
+	tb := herokupartner.Token{AccessToken: herokupartner.NewSecret("access-b-" + uuid.NewString()), RefreshToken: herokupartner.NewSecret("refresh-b-" + uuid.NewString())}
 	require.NoError(t, keyed.Save(ctx, a, ta))
 	require.NoError(t, keyed.Save(ctx, b, tb))
 	require.NoError(t, plain.Save(ctx, p, ta))
 
 	noSecrets := func(t *testing.T, err error) {
 		t.Helper()
-		for _, s := range []string{ta.AccessToken, ta.RefreshToken, tb.AccessToken, tb.RefreshToken} {
+		for _, s := range []string{ta.AccessToken.Reveal(), ta.RefreshToken.Reveal(), tb.AccessToken.Reveal(), tb.RefreshToken.Reveal()} {
 			assert.False(t, strings.Contains(err.Error(), s), "error reveals a token")
 		}
 	}
@@ -317,7 +317,7 @@ func TestExpiringWithinPages(t *testing.T) {
 	save := func(n int, expiry time.Time, listed bool) {
 		for range n {
 			id := uuid.New()
-			require.NoError(t, s.Save(ctx, id, herokupartner.Token{AccessToken: "a", RefreshToken: "r", Expiry: expiry}))
+			require.NoError(t, s.Save(ctx, id, herokupartner.Token{AccessToken: herokupartner.NewSecret("a"), RefreshToken: herokupartner.NewSecret("r"), Expiry: expiry}))
 			if listed {
 				want = append(want, id)
 			}
@@ -347,7 +347,7 @@ func TestExpiringWithinPages(t *testing.T) {
 	assert.Equal(t, []int{4, 4, 4, 3}, sizes)
 
 	// A token refreshed meanwhile drops out of the list.
-	require.NoError(t, s.Save(ctx, want[0], herokupartner.Token{AccessToken: "a", RefreshToken: "r", Expiry: now.Add(8 * time.Hour)}))
+	require.NoError(t, s.Save(ctx, want[0], herokupartner.Token{AccessToken: herokupartner.NewSecret("a"), RefreshToken: herokupartner.NewSecret("r"), Expiry: now.Add(8 * time.Hour)}))
 	page, err := s.ExpiringWithin(ctx, 5*time.Minute, uuid.Nil, pgstore.MaxPage)
 	require.NoError(t, err)
 	assert.Equal(t, want[1:], page)
@@ -364,7 +364,7 @@ func TestUpdateSerialisesAcrossStores(t *testing.T) {
 		newStore(t, newPool(t, nil, nil), pgstore.WithTable(table)),
 	}
 	id := uuid.New()
-	require.NoError(t, stores[0].Save(ctx, id, herokupartner.Token{AccessToken: "0", RefreshToken: "r"}))
+	require.NoError(t, stores[0].Save(ctx, id, herokupartner.Token{AccessToken: herokupartner.NewSecret("0"), RefreshToken: herokupartner.NewSecret("r")}))
 
 	const perStore = 20
 	var wg sync.WaitGroup
@@ -373,11 +373,11 @@ func TestUpdateSerialisesAcrossStores(t *testing.T) {
 		for range perStore {
 			wg.Go(func() {
 				_, err := s.Update(ctx, id, func(_ context.Context, cur herokupartner.Token) (herokupartner.Token, error) {
-					n, err := strconv.Atoi(cur.AccessToken)
+					n, err := strconv.Atoi(cur.AccessToken.Reveal())
 					if err != nil {
 						return herokupartner.Token{}, err
 					}
-					cur.AccessToken = strconv.Itoa(n + 1)
+					cur.AccessToken = herokupartner.NewSecret(strconv.Itoa(n + 1))
 					return cur, nil
 				})
 				errs <- err
@@ -391,7 +391,7 @@ func TestUpdateSerialisesAcrossStores(t *testing.T) {
 	}
 	got, err := stores[1].Load(ctx, id)
 	require.NoError(t, err)
-	assert.Equal(t, strconv.Itoa(2*perStore), got.AccessToken, "lost updates: the lock did not serialise Update")
+	assert.Equal(t, strconv.Itoa(2*perStore), got.AccessToken.Reveal(), "lost updates: the lock did not serialise Update")
 	assert.EqualValues(t, 2*perStore+1, readRaw(t, newPool(t, nil, nil), table, id).version)
 }
 
@@ -401,20 +401,20 @@ func TestUpdateSavesAndReturnsResult(t *testing.T) {
 	s := newStore(t, pool, pgstore.WithTable(table), pgstore.WithEncryptionKey(newKey(t)))
 	ctx := context.Background()
 	id := uuid.New()
-	old := herokupartner.Token{AccessToken: "old", RefreshToken: "r", Expiry: time.Now().Add(time.Minute)}
+	old := herokupartner.Token{AccessToken: herokupartner.NewSecret("old"), RefreshToken: herokupartner.NewSecret("r"), Expiry: time.Now().Add(time.Minute)}
 	require.NoError(t, s.Save(ctx, id, old))
 
 	// fn sees the stored token and its result is saved.
-	next := herokupartner.Token{AccessToken: "new", RefreshToken: "r2", Expiry: time.Now().Add(8 * time.Hour)}
+	next := herokupartner.Token{AccessToken: herokupartner.NewSecret("new"), RefreshToken: herokupartner.NewSecret("r2"), Expiry: time.Now().Add(8 * time.Hour)}
 	got, err := s.Update(ctx, id, func(_ context.Context, cur herokupartner.Token) (herokupartner.Token, error) {
-		assert.True(t, cur.AccessToken == old.AccessToken, "fn did not get the stored token")
+		assert.True(t, cur.AccessToken.Equal(old.AccessToken), "fn did not get the stored token")
 		return next, nil
 	})
 	require.NoError(t, err)
 	assert.True(t, got == next, "Update did not return fn's token")
 	loaded, err := s.Load(ctx, id)
 	require.NoError(t, err)
-	assert.True(t, loaded.AccessToken == next.AccessToken && loaded.RefreshToken == next.RefreshToken, "Update did not save fn's token")
+	assert.True(t, loaded.AccessToken.Equal(next.AccessToken) && loaded.RefreshToken.Equal(next.RefreshToken), "Update did not save fn's token")
 	assert.EqualValues(t, 2, readRaw(t, pool, table, id).version)
 
 	// Returning the token unchanged (a peer already refreshed) writes
@@ -426,12 +426,12 @@ func TestUpdateSavesAndReturnsResult(t *testing.T) {
 	// An error from fn comes back as is and leaves the token alone.
 	boom := errors.New("token endpoint said no")
 	_, err = s.Update(ctx, id, func(context.Context, herokupartner.Token) (herokupartner.Token, error) {
-		return herokupartner.Token{AccessToken: "never saved"}, boom
+		return herokupartner.Token{AccessToken: herokupartner.NewSecret("never saved")}, boom
 	})
 	assert.ErrorIs(t, err, boom)
 	loaded, err = s.Load(ctx, id)
 	require.NoError(t, err)
-	assert.True(t, loaded.AccessToken == next.AccessToken, "a failed fn changed the stored token")
+	assert.True(t, loaded.AccessToken.Equal(next.AccessToken), "a failed fn changed the stored token")
 	assert.EqualValues(t, 2, readRaw(t, pool, table, id).version)
 }
 
@@ -453,10 +453,10 @@ func TestUpdateWhoseSaveFailsKeepsOldToken(t *testing.T) {
 	s := newStore(t, pool, pgstore.WithTable(table))
 	ctx := context.Background()
 	id := uuid.New()
-	old := herokupartner.Token{AccessToken: "old-" + uuid.NewString(), RefreshToken: "r", Expiry: time.Now().Add(-time.Minute)}
+	old := herokupartner.Token{AccessToken: herokupartner.NewSecret("old-" + uuid.NewString()), RefreshToken: herokupartner.NewSecret("r"), Expiry: time.Now().Add(-time.Minute)}
 	require.NoError(t, s.Save(ctx, id, old))
 
-	next := herokupartner.Token{AccessToken: "new-" + uuid.NewString(), RefreshToken: "r", Expiry: time.Now().Add(8 * time.Hour)}
+	next := herokupartner.Token{AccessToken: herokupartner.NewSecret("new-" + uuid.NewString()), RefreshToken: herokupartner.NewSecret("r"), Expiry: time.Now().Add(8 * time.Hour)}
 	got, err := s.Update(ctx, id, func(ctx context.Context, cur herokupartner.Token) (herokupartner.Token, error) {
 		// The connection dies while the refresh is under way.
 		n, err := terminateLocker(ctx, admin, table)
@@ -466,12 +466,12 @@ func TestUpdateWhoseSaveFailsKeepsOldToken(t *testing.T) {
 	})
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "saving")
-	assert.False(t, strings.Contains(err.Error(), next.AccessToken), "error reveals the token")
+	assert.False(t, strings.Contains(err.Error(), next.AccessToken.Reveal()), "error reveals the token")
 	assert.True(t, got == herokupartner.Token{}, "a failed Update returned a token")
 
 	loaded, err := s.Load(ctx, id)
 	require.NoError(t, err, "the pool should recover from a lost connection")
-	assert.True(t, loaded == herokupartner.Token{AccessToken: old.AccessToken, RefreshToken: old.RefreshToken, Expiry: loaded.Expiry} &&
+	assert.True(t, loaded.AccessToken.Equal(old.AccessToken) && loaded.RefreshToken.Equal(old.RefreshToken) &&
 		loaded.Expiry.Equal(old.Expiry.Truncate(time.Microsecond)), "the old token was not left in place")
 	assert.EqualValues(t, 1, readRaw(t, admin, table, id).version)
 }
@@ -481,12 +481,12 @@ func TestClosedPoolGivesErrors(t *testing.T) {
 	s := newStore(t, pool, pgstore.WithTable(newTable()))
 	ctx := context.Background()
 	id := uuid.New()
-	require.NoError(t, s.Save(ctx, id, herokupartner.Token{AccessToken: "a", RefreshToken: "r"}))
+	require.NoError(t, s.Save(ctx, id, herokupartner.Token{AccessToken: herokupartner.NewSecret("a"), RefreshToken: herokupartner.NewSecret("r")}))
 	pool.Close()
 
 	_, err := s.Load(ctx, id)
 	assert.ErrorContains(t, err, "loading token of resource "+id.String())
-	assert.Error(t, s.Save(ctx, id, herokupartner.Token{AccessToken: "b"}))
+	assert.Error(t, s.Save(ctx, id, herokupartner.Token{AccessToken: herokupartner.NewSecret("b")}))
 	assert.Error(t, s.Delete(ctx, id))
 	called := false
 	_, err = s.Update(ctx, id, func(_ context.Context, cur herokupartner.Token) (herokupartner.Token, error) {
@@ -511,7 +511,7 @@ func TestLoadIsOneQuery(t *testing.T) {
 			s := newStore(t, newPool(t, nil, &qc), opts...)
 			ctx := context.Background()
 			id := uuid.New()
-			require.NoError(t, s.Save(ctx, id, herokupartner.Token{AccessToken: "a", RefreshToken: "r", Expiry: time.Now().Add(time.Hour)}))
+			require.NoError(t, s.Save(ctx, id, herokupartner.Token{AccessToken: herokupartner.NewSecret("a"), RefreshToken: herokupartner.NewSecret("r"), Expiry: time.Now().Add(time.Hour)}))
 			before := qc.n.Load()
 			for range 5 {
 				_, err := s.Load(ctx, id)

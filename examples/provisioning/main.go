@@ -403,7 +403,7 @@ func main() {
 func serve() error {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	tokens, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
-		ClientSecret: os.Getenv("HEROKU_OAUTH_SECRET"),
+		ClientSecret: herokupartner.NewSecret(os.Getenv("HEROKU_OAUTH_SECRET")),
 		Logger:       logger,
 	})
 	if err != nil {
@@ -454,7 +454,7 @@ func demo(out io.Writer) error {
 	code, expiresAt := fake.IssueGrant(addon.ID)
 
 	tokens, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
-		ClientSecret: fake.ClientSecret(), TokenURL: fake.TokenURL(),
+		ClientSecret: herokupartner.NewSecret(fake.ClientSecret()), TokenURL: fake.TokenURL(),
 	})
 	if err != nil {
 		return err

@@ -46,7 +46,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	fake.Couple(app.ID, pipeline.ID, herokupartner.StageStaging)
 	addon := fake.AddAddon(app.ID, "basic")
 
-	tcfg := herokupartner.TokenManagerConfig{ClientSecret: fake.ClientSecret(), TokenURL: fake.TokenURL()}
+	tcfg := herokupartner.TokenManagerConfig{ClientSecret: herokupartner.NewSecret(fake.ClientSecret()), TokenURL: fake.TokenURL()}
 	api, err := herokupartner.NewClient(herokupartner.WithBaseURL(fake.URL),
 		herokupartner.WithRetry(herokupartner.RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}))
 	require.NoError(t, err)
