@@ -212,25 +212,36 @@ func decodeBody(resp *http.Response, r request, out any) error {
 
 func readAPIError(resp *http.Response, r request, attempts int) *APIError {
 	defer closeBody(resp)
-	e := &APIError{
-		StatusCode: resp.StatusCode,
-		RequestID:  resp.Header.Get("Request-Id"),
-		Method:     r.method,
-		Path:       r.path,
-		Attempts:   attempts,
-		Header:     resp.Header,
-	}
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	return newAPIError(r.method, r.path, attempts, resp.StatusCode, resp.Header, raw)
+}
+
+// newAPIError builds the error for a non-2xx answer from its status, header
+// and (bounded) body: Heroku's {"id","message","url"} when the body is
+// that, else an excerpt. It is the one decoding of Heroku's error bodies,
+// for the API and the token endpoint alike; secrets lists values to scrub
+// from whatever of the body the error keeps.
+func newAPIError(method, path string, attempts, status int, header http.Header, raw []byte, secrets ...string) *APIError {
+	e := &APIError{
+		StatusCode: status,
+		RequestID:  header.Get("Request-Id"),
+		Method:     method,
+		Path:       path,
+		Attempts:   attempts,
+		Header:     header,
+	}
 	var body struct {
 		ID      string `json:"id"`
 		Message string `json:"message"`
 		URL     string `json:"url"`
 	}
 	if err := json.Unmarshal(raw, &body); err == nil && (body.ID != "" || body.Message != "") {
-		e.ID, e.Message, e.URL = body.ID, body.Message, body.URL
+		e.ID, e.Message, e.URL = scrub(body.ID, secrets...), scrub(body.Message, secrets...), scrub(body.URL, secrets...)
 		return e
 	}
-	e.Body = excerpt(raw)
+	// Scrubbing before cutting the excerpt, so a secret cut in half cannot
+	// slip through.
+	e.Body = excerpt([]byte(scrub(string(raw), secrets...)))
 	return e
 }
 
