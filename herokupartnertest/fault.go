@@ -1,9 +1,6 @@
 package herokupartnertest
 
 import (
-	"net/http"
-	"net/url"
-	"strings"
 	"time"
 )
 
@@ -61,7 +58,14 @@ type Fault struct {
 	// Latency delays the spoiled answers; the wait ends early if the
 	// client goes away.
 	Latency time.Duration
-	Kind    FaultKind
+	// Kind says how the answer is spoiled; the zero value, FaultStatus,
+	// answers Status (or only adds Latency when Status is 0).
+	Kind FaultKind
+	// Reached, if not nil, is closed when the first request this fault
+	// spoils reaches the server, before any latency: a test can then
+	// cancel a call or close the server at a known point instead of
+	// guessing with a timer.
+	Reached chan<- struct{}
 }
 
 // Fail scripts f for the next f.Times requests on route. Faults for one
@@ -84,6 +88,10 @@ func (s *Server) nextFault(route Route) (Fault, bool) {
 		return Fault{}, false
 	}
 	f := q[0]
+	if q[0].Reached != nil {
+		close(q[0].Reached)
+		q[0].Reached = nil // closed once, by the first use
+	}
 	q[0].Times--
 	if q[0].Times <= 0 {
 		q = q[1:]
@@ -94,97 +102,4 @@ func (s *Server) nextFault(route Route) (Fault, bool) {
 		s.faults[route] = q
 	}
 	return f, true
-}
-
-// Request is one request the server received, as the request log keeps it.
-type Request struct {
-	Method string
-	Path   string
-	// Route is empty for a path the fake does not serve.
-	Route Route
-	// Header is the request's header with the Authorization credentials
-	// replaced by "[redacted]" (its scheme is kept).
-	Header http.Header
-	// Form is the token endpoint's form with code, client_secret and
-	// refresh_token replaced by "[redacted]"; nil on other routes.
-	Form url.Values
-	// Status is the answer's status, or 0 when no answer was sent: the
-	// connection was cut or the client went away.
-	Status int
-}
-
-// Requests returns the requests received so far, oldest first, once they
-// have been answered. The log keeps the latest 100000.
-func (s *Server) Requests() []Request {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	out := make([]Request, len(s.requestLog))
-	for i, r := range s.requestLog {
-		r.Header = r.Header.Clone()
-		if r.Form != nil {
-			r.Form = cloneValues(r.Form)
-		}
-		out[i] = r
-	}
-	return out
-}
-
-// ResetRequests empties the request log.
-func (s *Server) ResetRequests() {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	s.requestLog = nil
-}
-
-func (s *Server) logRequest(r Request) {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	if len(s.requestLog) >= s.cfg.requestLogLimit {
-		s.requestLog = append(s.requestLog[:0], s.requestLog[len(s.requestLog)-s.cfg.requestLogLimit+1:]...)
-	}
-	s.requestLog = append(s.requestLog, r)
-}
-
-const redactedValue = "[redacted]"
-
-func redactHeader(h http.Header) http.Header {
-	out := h.Clone()
-	if out == nil {
-		out = http.Header{}
-	}
-	if vs := out.Values("Authorization"); len(vs) > 0 {
-		red := make([]string, len(vs))
-		for i, v := range vs {
-			red[i] = redactedValue
-			if scheme, _, ok := strings.Cut(strings.TrimSpace(v), " "); ok {
-				red[i] = scheme + " " + redactedValue
-			}
-		}
-		out["Authorization"] = red
-	}
-	return out
-}
-
-var secretFormFields = []string{"code", "client_secret", "refresh_token"}
-
-func redactForm(v url.Values) url.Values {
-	out := cloneValues(v)
-	for _, k := range secretFormFields {
-		if vs, ok := out[k]; ok {
-			red := make([]string, len(vs))
-			for i := range red {
-				red[i] = redactedValue
-			}
-			out[k] = red
-		}
-	}
-	return out
-}
-
-func cloneValues(v url.Values) url.Values {
-	out := make(url.Values, len(v))
-	for k, vs := range v {
-		out[k] = append([]string(nil), vs...)
-	}
-	return out
 }

@@ -39,13 +39,11 @@ func randomToken(prefix string, n int) string {
 // IssueToken returns a new access token for the add-on, as the OAuth
 // exchange would: it is accepted only for that add-on, its app's couplings
 // and the pipeline the app is coupled to, and it expires after the access
-// token lifetime. It returns "" if the add-on is unknown.
+// token lifetime. It panics, naming the id, if the add-on is unknown.
 func (s *Server) IssueToken(addonID uuid.UUID) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.addons[addonID] == nil {
-		return ""
-	}
+	s.mustAddon("IssueToken", addonID)
 	return s.issueAccessLocked(addonID)
 }
 
@@ -61,17 +59,15 @@ func (s *Server) TokenURL() string { return s.URL + "/oauth/token" }
 
 // ClientSecret returns the add-on's OAuth client secret that the token
 // endpoint expects, as the Partner Portal would show it.
-func (s *Server) ClientSecret() string { return s.secret }
+func (s *Server) ClientSecret() string { return s.secret.Reveal() }
 
 // IssueGrant returns a one-time grant code for the add-on, like the
 // oauth_grant of a provisioning request, and when it expires: five minutes
-// from now. It returns "" if the add-on is unknown.
+// from now. It panics, naming the id, if the add-on is unknown.
 func (s *Server) IssueGrant(addonID uuid.UUID) (code string, expiresAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.addons[addonID] == nil {
-		return "", time.Time{}
-	}
+	s.mustAddon("IssueGrant", addonID)
 	code = uuid.NewString()
 	expiresAt = s.cfg.now().Add(grantLifetime)
 	s.grants[code] = &grant{addonID: addonID, expires: expiresAt}
@@ -81,9 +77,11 @@ func (s *Server) IssueGrant(addonID uuid.UUID) (code string, expiresAt time.Time
 // RevokeGrant withdraws the add-on's authorization, as deprovisioning or
 // a customer's revocation does: its access tokens, refresh tokens and
 // unused grant codes all stop working. Grants issued later work again.
+// It panics, naming the id, if the add-on is unknown.
 func (s *Server) RevokeGrant(addonID uuid.UUID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.mustAddon("RevokeGrant", addonID)
 	for k, t := range s.access {
 		if t.addonID == addonID {
 			delete(s.access, k)
@@ -103,10 +101,12 @@ func (s *Server) RevokeGrant(addonID uuid.UUID) {
 
 // ExpireAccessTokens makes the add-on's current access tokens expired, so
 // that the next request with one gets 401 and a refresh is needed. Its
-// refresh tokens keep working.
+// refresh tokens keep working. It panics, naming the id, if the add-on is
+// unknown.
 func (s *Server) ExpireAccessTokens(addonID uuid.UUID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.mustAddon("ExpireAccessTokens", addonID)
 	now := s.cfg.now()
 	for _, t := range s.access {
 		if t.addonID == addonID && t.expires.After(now) {
@@ -139,7 +139,7 @@ func (s *Server) serveToken(r *http.Request, formErr error) (int, any) {
 	if grantType != "authorization_code" && grantType != "refresh_token" {
 		return badRequest("grant_type must be authorization_code or refresh_token.")
 	}
-	if subtle.ConstantTimeCompare([]byte(form.Get("client_secret")), []byte(s.secret)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(form.Get("client_secret")), []byte(s.secret.Reveal())) != 1 {
 		return errOAuthInvalid.answer()
 	}
 	s.mu.Lock()

@@ -181,12 +181,23 @@ func TestCoupleMovesAndUncouples(t *testing.T) {
 func TestSeedingWithUnknownIDs(t *testing.T) {
 	w := newWorld(t)
 	nobody := uuid.New()
-	assert.Nil(t, w.s.AddAddon(nobody, "basic"))
-	assert.Nil(t, w.s.Couple(nobody, w.p1.ID, herokupartner.StageProduction))
-	assert.Nil(t, w.s.Couple(w.app1.ID, nobody, herokupartner.StageProduction))
-	assert.True(t, w.s.IssueToken(nobody) == "")
-	code, _ := w.s.IssueGrant(nobody)
-	assert.True(t, code == "")
+	// A typo fails at the call, naming the id, not as a nil pointer later.
+	msg := func(method, what string) string {
+		return "herokupartnertest: " + method + ": no " + what + " with id " + nobody.String() + " on this server"
+	}
+	assert.PanicsWithValue(t, msg("AddAddon", "app"), func() { w.s.AddAddon(nobody, "basic") })
+	assert.PanicsWithValue(t, msg("Couple", "app"), func() { w.s.Couple(nobody, w.p1.ID, herokupartner.StageProduction) })
+	assert.PanicsWithValue(t, msg("Couple", "pipeline"), func() { w.s.Couple(w.app1.ID, nobody, herokupartner.StageProduction) })
+	assert.PanicsWithValue(t, msg("Uncouple", "app"), func() { w.s.Uncouple(nobody) })
+	assert.PanicsWithValue(t, msg("IssueToken", "add-on"), func() { w.s.IssueToken(nobody) })
+	assert.PanicsWithValue(t, msg("IssueGrant", "add-on"), func() { w.s.IssueGrant(nobody) })
+	assert.PanicsWithValue(t, msg("RevokeGrant", "add-on"), func() { w.s.RevokeGrant(nobody) })
+	assert.PanicsWithValue(t, msg("ExpireAccessTokens", "add-on"), func() { w.s.ExpireAccessTokens(nobody) })
+	// The server still works after a seeding panic: no lock is left held.
+	_, err := w.s.Client(w.tokA).GetAddon(context.Background(), w.a.ID.String())
+	require.NoError(t, err)
+
+	// Queries answer "not there" instead: an add-on may be gone on purpose.
 	_, ok := w.s.Addon(nobody)
 	assert.False(t, ok)
 	assert.Nil(t, w.s.AddonConfig(nobody))
@@ -340,6 +351,28 @@ func TestAcceptHeaderChecked(t *testing.T) {
 	for _, v := range []string{"application/vnd.heroku+json;version=3", "application/json, application/vnd.heroku+json; version=3"} {
 		a := call(t, w.s, http.MethodGet, w.addonPath(w.a.ID), w.tokA, nil, "Accept", v)
 		assert.Equal(t, http.StatusOK, a.status, "Accept %q", v)
+	}
+	// Heroku's CLI asks for variants of version 3; Heroku serves them.
+	for _, v := range []string{
+		"application/vnd.heroku+json; version=3.pipelines",
+		"application/vnd.heroku+json; version=3.sdk",
+		"application/vnd.heroku+json; version=3.webhooks",
+		"text/plain, application/vnd.heroku+json; version=3.pipelines",
+	} {
+		a := call(t, w.s, http.MethodGet, w.couplingsPath(w.app1), w.tokA, nil, "Accept", v)
+		assert.Equal(t, http.StatusOK, a.status, "Accept %q", v)
+	}
+	// A version that is not 3 or a variant of it still gets Heroku's 406.
+	for _, v := range []string{
+		"application/vnd.heroku+json; version=3.",
+		"application/vnd.heroku+json; version=30",
+		"application/vnd.heroku+json; version=3pipelines",
+		"application/vnd.heroku+json; version=4.pipelines",
+		"application/vnd.heroku+json; variant=3.pipelines",
+	} {
+		a := call(t, w.s, http.MethodGet, w.addonPath(w.a.ID), w.tokA, nil, "Accept", v)
+		requireError(t, a, http.StatusNotAcceptable, "not_acceptable",
+			"Please specify a version with the Accept header, e.g. Accept: application/vnd.heroku+json; version=3.")
 	}
 	// The token endpoint is id.heroku.com's, which needs no version.
 	code, _ := w.s.IssueGrant(w.a.ID)

@@ -1,0 +1,28 @@
+// Package herokupartnertest is an in-process fake of the parts of the Heroku
+// Platform API that an add-on partner uses, and of the OAuth token endpoint
+// of id.heroku.com, for tests and demos that must not touch Heroku.
+//
+// A Server answers like Heroku does: the same paths, status codes, error
+// bodies and headers (Request-Id, RateLimit-Remaining), per-resource token
+// scoping (sent as Bearer, or as Basic with the token as password, the way
+// Heroku's Node client sends it), the version-3 Accept check and a
+// token-bucket rate limit. State is built in Go (AddApp, AddPipeline,
+// Couple, AddAddon, or Seed for a whole World at once); tokens are issued in
+// Go (IssueToken) or through the OAuth flow (IssueGrant, then POST
+// /oauth/token); faults are scripted per route (Fail). Seeding methods panic
+// on an unknown id, naming it, so that a typo fails the test at its cause.
+//
+// ClientOptions and TokenManagerConfig wire the SDK to a Server, and Client
+// returns a ready client for one token.
+//
+// Where the public sources leave Heroku's behaviour open (the couplings
+// answer's shape, a pipeline name inside the coupling, refresh-token
+// rotation), an Option selects it, so code can be tested against every
+// plausible answer.
+//
+// Files: options.go (Options), server.go (Server, printing, wiring),
+// state.go (seeding methods), world.go (Seed and World), handler.go (the
+// request pipeline), api.go (the Platform API routes), oauth.go (the token
+// endpoint), fault.go (scripted faults), requestlog.go (the request log),
+// wire.go and apierror.go (what goes on the wire).
+package herokupartnertest
