@@ -120,7 +120,7 @@ func (s *Server) serveAPI(r *http.Request, h http.Header, route Route, ident str
 	tok := credential(r)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at := s.access[tok]
+	at := s.access[keyOf(tok)]
 	if tok == "" || at == nil || !s.cfg.now().Before(at.expires) {
 		return errUnauthorized.answer()
 	}

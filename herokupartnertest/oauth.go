@@ -2,6 +2,7 @@ package herokupartnertest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
@@ -29,6 +30,13 @@ type grant struct {
 	used    bool
 }
 
+// tokenKey files a token, grant code or refresh token by its digest, so
+// that no printed form of the server's state, under any fmt verb, holds
+// one.
+type tokenKey [sha256.Size]byte
+
+func keyOf(s string) tokenKey { return sha256.Sum256([]byte(s)) }
+
 // randomToken returns prefix followed by n random bytes in hex.
 func randomToken(prefix string, n int) string {
 	b := make([]byte, n)
@@ -49,7 +57,7 @@ func (s *Server) IssueToken(addonID uuid.UUID) string {
 
 func (s *Server) issueAccessLocked(addonID uuid.UUID) string {
 	tok := randomToken("HRKU-", 24)
-	s.access[tok] = &accessToken{addonID: addonID, expires: s.cfg.now().Add(s.cfg.accessLifetime)}
+	s.access[keyOf(tok)] = &accessToken{addonID: addonID, expires: s.cfg.now().Add(s.cfg.accessLifetime)}
 	return tok
 }
 
@@ -59,7 +67,7 @@ func (s *Server) TokenURL() string { return s.URL + "/oauth/token" }
 
 // ClientSecret returns the add-on's OAuth client secret that the token
 // endpoint expects, as the Partner Portal would show it.
-func (s *Server) ClientSecret() string { return s.secret.Reveal() }
+func (s *Server) ClientSecret() string { return s.secret() }
 
 // IssueGrant returns a one-time grant code for the add-on, like the
 // oauth_grant of a provisioning request, and when it expires: five minutes
@@ -70,7 +78,7 @@ func (s *Server) IssueGrant(addonID uuid.UUID) (code string, expiresAt time.Time
 	s.mustAddon("IssueGrant", addonID)
 	code = uuid.NewString()
 	expiresAt = s.cfg.now().Add(grantLifetime)
-	s.grants[code] = &grant{addonID: addonID, expires: expiresAt}
+	s.grants[keyOf(code)] = &grant{addonID: addonID, expires: expiresAt}
 	return code, expiresAt
 }
 
@@ -139,7 +147,7 @@ func (s *Server) serveToken(r *http.Request, formErr error) (int, any) {
 	if grantType != "authorization_code" && grantType != "refresh_token" {
 		return badRequest("grant_type must be authorization_code or refresh_token.")
 	}
-	if subtle.ConstantTimeCompare([]byte(form.Get("client_secret")), []byte(s.secret.Reveal())) != 1 {
+	if subtle.ConstantTimeCompare([]byte(form.Get("client_secret")), []byte(s.secret())) != 1 {
 		return errOAuthInvalid.answer()
 	}
 	s.mu.Lock()
@@ -149,26 +157,26 @@ func (s *Server) serveToken(r *http.Request, formErr error) (int, any) {
 	var refresh string
 	switch grantType {
 	case "authorization_code":
-		g := s.grants[form.Get("code")]
+		g := s.grants[keyOf(form.Get("code"))]
 		if g == nil || g.used || !now.Before(g.expires) {
 			return errOAuthInvalid.answer()
 		}
 		g.used = true
 		addonID = g.addonID
 		refresh = randomToken("", 24)
-		s.refresh[refresh] = &refreshToken{addonID: addonID}
+		s.refresh[keyOf(refresh)] = &refreshToken{addonID: addonID}
 	case "refresh_token":
 		old := form.Get("refresh_token")
-		rt := s.refresh[old]
+		rt := s.refresh[keyOf(old)]
 		if rt == nil {
 			return errOAuthInvalid.answer()
 		}
 		addonID = rt.addonID
 		refresh = old
 		if s.cfg.rotateRefresh {
-			delete(s.refresh, old)
+			delete(s.refresh, keyOf(old))
 			refresh = randomToken("", 24)
-			s.refresh[refresh] = &refreshToken{addonID: addonID}
+			s.refresh[keyOf(refresh)] = &refreshToken{addonID: addonID}
 		}
 	}
 	access := s.issueAccessLocked(addonID)

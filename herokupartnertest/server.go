@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/addonkit/herokupartner"
 	"github.com/google/uuid"
 )
 
@@ -19,9 +18,10 @@ type Server struct {
 	// URL is the base URL of the server, for herokupartner.WithBaseURL.
 	URL string
 
-	// The state, live tokens and client secret included, sits behind an
-	// embedded pointer: even a reflective printer that ignores Format (or
-	// %v of a dereferenced Server) shows an address, not a token.
+	// The state sits behind an embedded pointer, so that %v of a
+	// dereferenced Server shows an address; and it files tokens by
+	// digest and keeps the client secret in a closure, so that no verb
+	// that follows the pointer finds a credential either.
 	*state
 }
 
@@ -32,7 +32,10 @@ type state struct {
 	closing chan struct{}
 	closeMu sync.Once
 	rate    *bucket
-	secret  herokupartner.Secret
+	// secret returns the client secret; a closure, because fmt prints a
+	// func as an address under every verb, where a Secret field would
+	// be followed by %s of a dereferenced Server.
+	secret func() string
 
 	mu         sync.Mutex
 	serviceID  uuid.UUID
@@ -43,9 +46,9 @@ type state struct {
 	couplings  map[uuid.UUID]*coupling // by app id
 	addons     map[uuid.UUID]*addon
 	addonCount int
-	access     map[string]*accessToken
-	refresh    map[string]*refreshToken
-	grants     map[string]*grant
+	access     map[tokenKey]*accessToken
+	refresh    map[tokenKey]*refreshToken
+	grants     map[tokenKey]*grant
 	faults     map[Route][]Fault
 	log        requestLog
 }
@@ -65,10 +68,11 @@ func NewServer(opts ...Option) *Server {
 			opt(&cfg)
 		}
 	}
+	clientSecret := randomToken("", 32)
 	s := &Server{state: &state{
 		cfg:       cfg,
 		closing:   make(chan struct{}),
-		secret:    herokupartner.NewSecret(randomToken("", 32)),
+		secret:    func() string { return clientSecret },
 		serviceID: uuid.New(),
 		cedarID:   uuid.New(),
 		plans:     map[string]uuid.UUID{},
@@ -76,9 +80,9 @@ func NewServer(opts ...Option) *Server {
 		pipelines: map[uuid.UUID]*pipeline{},
 		couplings: map[uuid.UUID]*coupling{},
 		addons:    map[uuid.UUID]*addon{},
-		access:    map[string]*accessToken{},
-		refresh:   map[string]*refreshToken{},
-		grants:    map[string]*grant{},
+		access:    map[tokenKey]*accessToken{},
+		refresh:   map[tokenKey]*refreshToken{},
+		grants:    map[tokenKey]*grant{},
 		faults:    map[Route][]Fault{},
 		log:       requestLog{limit: cfg.requestLogLimit},
 	}}

@@ -31,7 +31,7 @@ func (s *Server) ClientOptions() []herokupartner.Option {
 // values for the caller to set.
 func (s *Server) TokenManagerConfig() herokupartner.TokenManagerConfig {
 	return herokupartner.TokenManagerConfig{
-		ClientSecret: s.secret,
+		ClientSecret: herokupartner.NewSecret(s.secret()),
 		TokenURL:     s.TokenURL(),
 		HTTPClient:   s.HTTPClient(),
 	}
