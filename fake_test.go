@@ -141,10 +141,11 @@ func TestFakeTokenScoping(t *testing.T) {
 
 func TestFakeDeadlineStopsSlowServer(t *testing.T) {
 	w := newSocketWorld(t)
-	w.fake.Fail(herokupartnertest.RouteAddon, herokupartnertest.Fault{Latency: time.Hour})
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	_, err := w.client(w.coupled).ResolvePipeline(ctx, w.coupled.ID.String())
+	reached := make(chan struct{})
+	w.fake.Fail(herokupartnertest.RouteAddon, herokupartnertest.Fault{Latency: time.Hour, Reached: reached})
+	// The deadline passes once the request is at the slow server, not
+	// after a time a loaded machine may not have sent it in.
+	_, err := w.client(w.coupled).ResolvePipeline(deadlineAt(reached), w.coupled.ID.String())
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Equal(t, http.StatusOK, func() int {
 		_, err := w.client(w.coupled).GetAddon(context.Background(), w.coupled.ID.String())
@@ -153,4 +154,26 @@ func TestFakeDeadlineStopsSlowServer(t *testing.T) {
 		}
 		return http.StatusOK
 	}(), "the fault was used up; the next call succeeds")
+}
+
+// deadlineAt returns a context whose deadline passes when ev is closed: a
+// deadline tied to an event rather than to the wall clock.
+func deadlineAt(ev <-chan struct{}) context.Context {
+	return eventDeadline{Context: context.Background(), ev: ev}
+}
+
+type eventDeadline struct {
+	context.Context
+	ev <-chan struct{}
+}
+
+func (c eventDeadline) Done() <-chan struct{} { return c.ev }
+
+func (c eventDeadline) Err() error {
+	select {
+	case <-c.ev:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
 }

@@ -179,13 +179,27 @@ func TestFaultHTML(t *testing.T) {
 	assert.Contains(t, apiErr.Body, "<html>")
 }
 
+// cancelWhenReached returns a context cancelled once reached is closed:
+// an event, so the test does not depend on how fast a loaded machine sends.
+func cancelWhenReached(t *testing.T, reached <-chan struct{}) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		select {
+		case <-reached:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx
+}
+
 func TestFaultLatencyRespectsCancellation(t *testing.T) {
 	w := newWorld(t)
-	w.s.Fail(herokupartnertest.RouteAddon, herokupartnertest.Fault{Latency: time.Hour})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	_, err := w.s.Client(w.tokA).GetAddon(ctx, w.a.ID.String())
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	reached := make(chan struct{})
+	w.s.Fail(herokupartnertest.RouteAddon, herokupartnertest.Fault{Latency: time.Hour, Reached: reached})
+	_, err := w.s.Client(w.tokA).GetAddon(cancelWhenReached(t, reached), w.a.ID.String())
+	require.ErrorIs(t, err, context.Canceled)
 	// The handler notices the client left instead of sleeping an hour; its
 	// log entry (status 0: nothing answered) appears once it returns.
 	require.Eventually(t, func() bool { return len(w.s.Requests()) == 1 }, 10*time.Second, time.Millisecond)
@@ -197,26 +211,40 @@ func TestFaultLatencyRespectsCancellation(t *testing.T) {
 	require.NoError(t, err)
 }
 
+func TestFaultReachedIsClosedOnceOnArrival(t *testing.T) {
+	w := newWorld(t)
+	reached := make(chan struct{})
+	w.s.Fail(herokupartnertest.RouteAddon, herokupartnertest.Fault{Times: 2, Status: http.StatusServiceUnavailable, Reached: reached})
+	select {
+	case <-reached:
+		t.Fatal("Reached closed before any request")
+	default:
+	}
+	_, err := w.s.Client(w.tokA).GetAddon(context.Background(), w.a.ID.String())
+	require.NoError(t, err, "two 503s, then the answer")
+	<-reached // closed by the first spoiled request, not closed again by the second
+	assert.Equal(t, 3, w.s.RequestCount())
+}
+
 func TestServerLatencyRespectsCancellationAndClose(t *testing.T) {
 	s := herokupartnertest.NewServer(herokupartnertest.WithLatency(time.Hour))
 	defer s.Close()
 	app := s.AddApp("slow-app")
 	a := s.AddAddon(app.ID, "basic")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	_, err := s.Client(s.IssueToken(a.ID)).GetAddon(ctx, a.ID.String())
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	// A fault that spoils nothing marks the moment the request arrives,
+	// before the server's latency.
+	reached := make(chan struct{})
+	s.Fail(herokupartnertest.RouteAddon, herokupartnertest.Fault{Reached: reached})
+	_, err := s.Client(s.IssueToken(a.ID)).GetAddon(cancelWhenReached(t, reached), a.ID.String())
+	require.ErrorIs(t, err, context.Canceled)
 
 	require.Eventually(t, func() bool { return len(s.Requests()) == 1 }, 10*time.Second, time.Millisecond)
 	assert.Equal(t, 0, s.Requests()[0].Status)
 
-	// Close must not wait out the latency of a request in flight. The
-	// body signals once the client has sent it all, so the request has
-	// most likely reached the handler when Close runs; if it has not,
-	// Close refuses the connection, which must not hang either.
-	sent := make(chan struct{})
-	body := &signalReader{r: strings.NewReader(`{"config":[]}`), done: sent}
-	req, _ := http.NewRequest(http.MethodPatch, s.URL+"/addons/"+a.ID.String()+"/config", body)
+	// Close must not wait out the latency of a request in flight.
+	inFlight := make(chan struct{})
+	s.Fail(herokupartnertest.RouteConfig, herokupartnertest.Fault{Reached: inFlight})
+	req, _ := http.NewRequest(http.MethodPatch, s.URL+"/addons/"+a.ID.String()+"/config", strings.NewReader(`{"config":[]}`))
 	req.Header.Set("Accept", accept3)
 	errc := make(chan error, 1)
 	go func() {
@@ -226,25 +254,9 @@ func TestServerLatencyRespectsCancellationAndClose(t *testing.T) {
 		}
 		errc <- err
 	}()
-	<-sent
+	<-inFlight
 	s.Close()
 	assert.Error(t, <-errc, "the request is cut, not answered after an hour")
-}
-
-// signalReader closes done when r is used up.
-type signalReader struct {
-	r    io.Reader
-	done chan struct{}
-	once bool
-}
-
-func (s *signalReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	if err == io.EOF && !s.once {
-		s.once = true
-		close(s.done)
-	}
-	return n, err
 }
 
 func TestRequestLogRedaction(t *testing.T) {
