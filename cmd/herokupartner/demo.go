@@ -14,49 +14,29 @@ type demo struct {
 	customers int
 }
 
-type demoApp struct {
-	name  string
-	stage hp.Stage // "" = in no pipeline
-}
-
-type demoCustomer struct {
-	pipeline string // "" = no pipeline
-	apps     []demoApp
-}
-
-var demoCustomers = []demoCustomer{
-	{pipeline: "acme-shop", apps: []demoApp{
-		{"acme-shop-pr-1412", hp.StageReview},
-		{"acme-shop-dev", hp.StageDevelopment},
-		{"acme-shop-staging", hp.StageStaging},
-		{"acme-shop", hp.StageProduction},
-	}},
-	{pipeline: "globex-api", apps: []demoApp{
-		{"globex-api-staging", hp.StageStaging},
-		{"globex-api", hp.StageProduction},
-		{"globex-api-eu", hp.StageProduction},
-	}},
-	{apps: []demoApp{{"initech-scratch", ""}}},
-}
+// demoWorld is what --demo resolves: three customers, two pipelines with
+// their stages, and an app in no pipeline.
+var demoWorld = herokupartnertest.World{Apps: []herokupartnertest.WorldApp{
+	{Customer: "acme", Name: "acme-shop-pr-1412", Pipeline: "acme-shop", Stage: hp.StageReview},
+	{Customer: "acme", Name: "acme-shop-dev", Pipeline: "acme-shop", Stage: hp.StageDevelopment},
+	{Customer: "acme", Name: "acme-shop-staging", Pipeline: "acme-shop", Stage: hp.StageStaging},
+	{Customer: "acme", Name: "acme-shop", Pipeline: "acme-shop", Stage: hp.StageProduction},
+	{Customer: "globex", Name: "globex-api-staging", Pipeline: "globex-api", Stage: hp.StageStaging},
+	{Customer: "globex", Name: "globex-api", Pipeline: "globex-api", Stage: hp.StageProduction},
+	{Customer: "globex", Name: "globex-api-eu", Pipeline: "globex-api", Stage: hp.StageProduction},
+	{Customer: "initech", Name: "initech-scratch"},
+}}
 
 // startDemo starts the fake and seeds it; the caller closes it.
 func startDemo() *demo {
 	srv := herokupartnertest.NewServer()
-	d := &demo{srv: srv, customers: len(demoCustomers)}
-	for _, c := range demoCustomers {
-		var pipeline *hp.Pipeline
-		if c.pipeline != "" {
-			pipeline = srv.AddPipeline(c.pipeline)
-		}
-		for _, a := range c.apps {
-			app := srv.AddApp(a.name)
-			if pipeline != nil && a.stage != "" {
-				srv.Couple(app.ID, pipeline.ID, a.stage)
-			}
-			addon := srv.AddAddon(app.ID, "basic")
-			d.entries = append(d.entries, entry{uuid: addon.ID.String(), token: srv.IssueToken(addon.ID), where: "demo " + a.name})
-		}
+	seeded := srv.Seed(demoWorld)
+	d := &demo{srv: srv, customers: seeded.Customers}
+	for _, r := range seeded.Resources {
+		d.entries = append(d.entries, entry{uuid: r.Addon.ID.String(), token: r.Token.Reveal(), where: "demo " + r.App.Name})
 	}
+	// Production retries and timeouts, only the address is the fake's:
+	// the demo shows the CLI as it runs against Heroku.
 	c, err := hp.NewClient(hp.WithBaseURL(srv.URL), hp.WithHTTPClient(srv.HTTPClient()), hp.WithUserAgent("herokupartner-cli-demo"))
 	if err != nil {
 		// Unreachable: the fake's URL is a loopback http address.

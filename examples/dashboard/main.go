@@ -25,36 +25,26 @@ func main() {
 	}
 }
 
-type seedApp struct {
-	name   string
-	stage  hp.Stage // "" = in no pipeline
-	addons int      // add-ons of ours on the app
-}
-
-type customer struct {
-	pipeline string // "" = no pipeline
-	apps     []seedApp
-	revoked  bool // the customer's grants were revoked: resolving fails
-}
-
-var customers = []customer{
-	{pipeline: "acme-shop", apps: []seedApp{
-		{"acme-shop", hp.StageProduction, 2},
-		{"acme-shop-eu", hp.StageProduction, 1},
-		{"acme-shop-staging", hp.StageStaging, 1},
-		{"acme-shop-pr-1412", hp.StageReview, 1},
-		{"acme-shop-dev", hp.StageDevelopment, 1},
-	}},
-	{pipeline: "globex-api", apps: []seedApp{
-		{"globex-api", hp.StageProduction, 1},
-		{"globex-api-staging", hp.StageStaging, 1},
-		{"globex-api-ci", hp.StageTest, 1},
-	}},
-	{pipeline: "hooli-web", apps: []seedApp{{"hooli-web", hp.StageProduction, 1}, {"hooli-web-staging", hp.StageStaging, 1}}},
-	{pipeline: "piper", apps: []seedApp{{"pied-piper-web", hp.StageProduction, 1}, {"pied-piper-canary", "canary", 1}}},
-	{apps: []seedApp{{"initech-scratch", "", 1}, {"initech-reports", "", 1}}},
-	{pipeline: "umbrella", apps: []seedApp{{"umbrella-legacy", hp.StageProduction, 1}}, revoked: true},
-}
+// world is the partner's customers: pipelines with their stages (one
+// stage Heroku may add later, "canary"), apps with several of our add-ons,
+// apps in no pipeline, and a customer who revoked our access.
+var world = herokupartnertest.World{Apps: []herokupartnertest.WorldApp{
+	{Customer: "acme", Name: "acme-shop", Pipeline: "acme-shop", Stage: hp.StageProduction, Plans: []string{"basic", "basic"}},
+	{Customer: "acme", Name: "acme-shop-eu", Pipeline: "acme-shop", Stage: hp.StageProduction},
+	{Customer: "acme", Name: "acme-shop-staging", Pipeline: "acme-shop", Stage: hp.StageStaging},
+	{Customer: "acme", Name: "acme-shop-pr-1412", Pipeline: "acme-shop", Stage: hp.StageReview},
+	{Customer: "acme", Name: "acme-shop-dev", Pipeline: "acme-shop", Stage: hp.StageDevelopment},
+	{Customer: "globex", Name: "globex-api", Pipeline: "globex-api", Stage: hp.StageProduction},
+	{Customer: "globex", Name: "globex-api-staging", Pipeline: "globex-api", Stage: hp.StageStaging},
+	{Customer: "globex", Name: "globex-api-ci", Pipeline: "globex-api", Stage: hp.StageTest},
+	{Customer: "hooli", Name: "hooli-web", Pipeline: "hooli-web", Stage: hp.StageProduction},
+	{Customer: "hooli", Name: "hooli-web-staging", Pipeline: "hooli-web", Stage: hp.StageStaging},
+	{Customer: "piper", Name: "pied-piper-web", Pipeline: "piper", Stage: hp.StageProduction},
+	{Customer: "piper", Name: "pied-piper-canary", Pipeline: "piper", Stage: "canary"},
+	{Customer: "initech", Name: "initech-scratch"},
+	{Customer: "initech", Name: "initech-reports"},
+	{Customer: "umbrella", Name: "umbrella-legacy", Pipeline: "umbrella", Stage: hp.StageProduction, Revoked: true},
+}}
 
 // run seeds the fake, resolves every resource and writes the dashboard.
 func run(ctx context.Context, w io.Writer) error {
@@ -66,42 +56,27 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 
 	// A partner keeps one token per resource; here the fake issues them.
+	seeded := srv.Seed(world)
 	var items []hp.BatchItem
 	label := map[string]string{} // resource uuid -> what to call it when it fails
-	for _, c := range customers {
-		var pipeline *hp.Pipeline
-		if c.pipeline != "" {
-			pipeline = srv.AddPipeline(c.pipeline)
-		}
-		for _, a := range c.apps {
-			app := srv.AddApp(a.name)
-			if pipeline != nil && a.stage != "" {
-				srv.Couple(app.ID, pipeline.ID, a.stage)
-			}
-			for range a.addons {
-				addon := srv.AddAddon(app.ID, "basic")
-				token := srv.IssueToken(addon.ID)
-				if c.revoked {
-					srv.RevokeGrant(addon.ID)
-				}
-				items = append(items, hp.BatchItem{ResourceUUID: addon.ID.String(), Client: base.WithToken(token)})
-				label[addon.ID.String()] = addon.Name + " on " + a.name
-			}
-		}
+	for _, r := range seeded.Resources {
+		id := r.Addon.ID.String()
+		items = append(items, hp.BatchItem{ResourceUUID: id, Client: base.WithToken(r.Token.Reveal())})
+		label[id] = r.Addon.Name + " on " + r.App.Name
 	}
 
 	cache := hp.NewMemoryCache(0)
 	opts := []hp.BatchOption{hp.WithConcurrency(8), hp.WithCache(cache, hp.CachePolicy{})}
 	results := base.ResolvePipelines(ctx, items, opts...)
-	cold := len(srv.Requests())
+	cold := srv.RequestCount()
 	srv.ResetRequests()
 	// The page is refreshed: the cache answers everything that resolved.
 	base.ResolvePipelines(ctx, items, opts...)
-	warm := len(srv.Requests())
+	warm := srv.RequestCount()
 
 	d := hp.GroupByPipeline(results)
 	fmt.Fprintf(w, "%d add-on resources of %d customers: %d requests, %d on a refresh with a warm cache\n",
-		len(items), len(customers), cold, warm)
+		len(items), seeded.Customers, cold, warm)
 	for _, p := range d.Pipelines {
 		fmt.Fprintf(w, "\n%s\n", p.Pipeline.Name)
 		for _, s := range p.Stages {

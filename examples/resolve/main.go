@@ -18,13 +18,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"sort"
+	"slices"
 	"text/tabwriter"
 
 	"github.com/addonkit/herokupartner"
@@ -83,42 +84,28 @@ func run(ctx context.Context, w io.Writer, args []string, getenv func(string) st
 	return resolveAll(ctx, w, client, resources)
 }
 
-// runFake seeds a small world in the fake and resolves every add-on in it.
+// world is the demo's customers, seeded out of order as customers create
+// things; the table sorts.
+var world = herokupartnertest.World{Apps: []herokupartnertest.WorldApp{
+	{Name: "acme-shop", Pipeline: "acme-shop", Stage: herokupartner.StageProduction, Plans: []string{"premium", "basic"}},
+	{Name: "globex-api", Pipeline: "globex-api", Stage: herokupartner.StageProduction, Plans: []string{"standard"}},
+	{Name: "acme-shop-staging", Pipeline: "acme-shop", Stage: herokupartner.StageStaging, Plans: []string{"basic"}},
+	{Name: "umbrella-legacy", Plans: []string{"basic"}},
+	{Name: "acme-shop-pr-1423", Pipeline: "acme-shop", Stage: herokupartner.StageReview, Plans: []string{"hobby"}},
+	{Name: "globex-api-ci", Pipeline: "globex-api", Stage: herokupartner.StageTest, Plans: []string{"test"}},
+	{Name: "initech-reports", Pipeline: "initech-reports", Stage: herokupartner.StageProduction, Plans: []string{"standard"}},
+	{Name: "acme-shop-dev", Pipeline: "acme-shop", Stage: herokupartner.StageDevelopment, Plans: []string{"hobby"}},
+	{Name: "globex-api-staging", Pipeline: "globex-api", Stage: herokupartner.StageStaging, Plans: []string{"basic"}},
+}}
+
+// runFake seeds the world in the fake and resolves every add-on in it.
 func runFake(ctx context.Context, w io.Writer) error {
 	fake := herokupartnertest.NewServer()
 	defer fake.Close()
-
-	pipelines := map[string]*herokupartner.Pipeline{}
-	for _, name := range []string{"globex-api", "acme-shop", "initech-reports"} {
-		pipelines[name] = fake.AddPipeline(name)
-	}
-	// Seeded out of order, as customers create things; the table sorts.
-	world := []struct {
-		app, pipeline string
-		stage         herokupartner.Stage
-		plans         []string
-	}{
-		{"acme-shop", "acme-shop", herokupartner.StageProduction, []string{"premium", "basic"}},
-		{"globex-api", "globex-api", herokupartner.StageProduction, []string{"standard"}},
-		{"acme-shop-staging", "acme-shop", herokupartner.StageStaging, []string{"basic"}},
-		{"umbrella-legacy", "", "", []string{"basic"}},
-		{"acme-shop-pr-1423", "acme-shop", herokupartner.StageReview, []string{"hobby"}},
-		{"globex-api-ci", "globex-api", herokupartner.StageTest, []string{"test"}},
-		{"initech-reports", "initech-reports", herokupartner.StageProduction, []string{"standard"}},
-		{"acme-shop-dev", "acme-shop", herokupartner.StageDevelopment, []string{"hobby"}},
-		{"globex-api-staging", "globex-api", herokupartner.StageStaging, []string{"basic"}},
-	}
 	var resources []resource
-	for _, a := range world {
-		app := fake.AddApp(a.app)
-		if a.pipeline != "" {
-			fake.Couple(app.ID, pipelines[a.pipeline].ID, a.stage)
-		}
-		for _, plan := range a.plans {
-			addon := fake.AddAddon(app.ID, plan)
-			// Heroku grants one token per provisioned resource.
-			resources = append(resources, resource{id: addon.ID.String(), token: fake.IssueToken(addon.ID)})
-		}
+	for _, r := range fake.Seed(world).Resources {
+		// Heroku grants one token per provisioned resource.
+		resources = append(resources, resource{id: r.Addon.ID.String(), token: r.Token.Reveal()})
 	}
 
 	// A partner backend builds one client and derives a per-resource copy
@@ -135,7 +122,7 @@ func runFake(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	_, err = fmt.Fprintf(w, "\n%d add-ons resolved with %d API requests against the in-process fake.\n",
-		len(resources), len(fake.Requests()))
+		len(resources), fake.RequestCount())
 	return err
 }
 
@@ -146,22 +133,6 @@ type row struct {
 	app      string
 	addon    string
 	plan     string
-}
-
-// stageOrder is the order stages appear in a pipeline's lifecycle.
-var stageOrder = map[herokupartner.Stage]int{
-	herokupartner.StageDevelopment: 0,
-	herokupartner.StageReview:      1,
-	herokupartner.StageTest:        2,
-	herokupartner.StageStaging:     3,
-	herokupartner.StageProduction:  4,
-}
-
-func stageRank(s herokupartner.Stage) int {
-	if r, ok := stageOrder[s]; ok {
-		return r
-	}
-	return len(stageOrder) // stages Heroku adds later go last
 }
 
 // resolveAll resolves each resource with its own token and prints the
@@ -181,21 +152,19 @@ func resolveAll(ctx context.Context, w io.Writer, client *herokupartner.Client, 
 		}
 		rows = append(rows, rw)
 	}
-	sort.Slice(rows, func(i, j int) bool {
-		a, b := rows[i], rows[j]
+	slices.SortFunc(rows, func(a, b row) int {
 		if (a.pipeline == "") != (b.pipeline == "") {
-			return b.pipeline == "" // "(no pipeline)" goes last
+			if a.pipeline == "" {
+				return 1 // "(no pipeline)" goes last
+			}
+			return -1
 		}
-		if a.pipeline != b.pipeline {
-			return a.pipeline < b.pipeline
-		}
-		if stageRank(a.stage) != stageRank(b.stage) {
-			return stageRank(a.stage) < stageRank(b.stage)
-		}
-		if a.app != b.app {
-			return a.app < b.app
-		}
-		return a.addon < b.addon
+		return cmp.Or(
+			cmp.Compare(a.pipeline, b.pipeline),
+			herokupartner.CompareStages(a.stage, b.stage),
+			cmp.Compare(a.app, b.app),
+			cmp.Compare(a.addon, b.addon),
+		)
 	})
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
