@@ -69,3 +69,55 @@ func ExampleServer_Fail() {
 	// GET addon 503 Bearer [redacted]
 	// GET addon 200 Bearer [redacted]
 }
+
+// A test wires a TokenManager and a client to the fake with
+// TokenManagerConfig and ClientOptions, then runs the provisioning flow:
+// exchange the grant, call the API, refresh when the access token expires.
+func ExampleServer_TokenManagerConfig() {
+	ctx := context.Background()
+	fake := herokupartnertest.NewServer()
+	defer fake.Close()
+	addon := fake.AddAddon(fake.AddApp("shop").ID, "basic")
+	id := addon.ID.String()
+
+	tokens, err := herokupartner.NewTokenManager(fake.TokenManagerConfig())
+	if err != nil {
+		panic(err)
+	}
+	// The grant a provisioning request would carry.
+	code, expires := fake.IssueGrant(addon.ID)
+	grant := herokupartner.OAuthGrant{Code: herokupartner.NewSecret(code), ExpiresAt: expires, Type: "authorization_code"}
+	if _, err := tokens.Exchange(ctx, id, grant); err != nil {
+		panic(err)
+	}
+
+	base, err := herokupartner.NewClient(fake.ClientOptions()...)
+	if err != nil {
+		panic(err)
+	}
+	client, err := base.ForResource(tokens, id)
+	if err != nil {
+		panic(err)
+	}
+	got, err := client.GetAddon(ctx, id)
+	fmt.Println(got.Name == addon.Name, err)
+
+	fake.ExpireAccessTokens(addon.ID)
+	_, err = client.GetAddon(ctx, id)
+	fmt.Println(err)
+	for _, r := range fake.Requests() {
+		line := fmt.Sprint(r.Method, " ", r.Route, " ", r.Status)
+		if r.Route == herokupartnertest.RouteToken {
+			line += " " + r.Form.Get("grant_type")
+		}
+		fmt.Println(line)
+	}
+	// Output:
+	// true <nil>
+	// <nil>
+	// POST token 200 authorization_code
+	// GET addon 200
+	// GET addon 401
+	// POST token 200 refresh_token
+	// GET addon 200
+}

@@ -21,15 +21,14 @@ import (
 
 const accept3 = "application/vnd.heroku+json; version=3"
 
-// world is a small seeded state: add-on A on app1 in pipeline P1, add-on
-// C also on app1, add-on B on app2 in pipeline P2, add-on L on a lone app.
+// world is a small seeded state: add-ons A and C on app1 in pipeline P1,
+// add-on B on app2 in pipeline P2, add-on L on a lone app.
 type world struct {
 	s                  *herokupartnertest.Server
 	app1, app2, lone   herokupartner.Ref
 	p1, p2             *herokupartner.Pipeline
 	a, b, c, l         *herokupartner.Addon
 	tokA, tokB, tokL   string
-	coupling1          *herokupartner.PipelineCoupling
 	unknownID          string
 	couplingsPath      func(app herokupartner.Ref) string
 	addonPath, pipPath func(id uuid.UUID) string
@@ -39,19 +38,18 @@ func newWorld(t *testing.T, opts ...herokupartnertest.Option) *world {
 	t.Helper()
 	s := herokupartnertest.NewServer(opts...)
 	t.Cleanup(s.Close)
+	seeded := s.Seed(herokupartnertest.World{Apps: []herokupartnertest.WorldApp{
+		{Name: "acme-web", Pipeline: "acme", Stage: herokupartner.StageProduction, Plans: []string{"basic", "basic"}},
+		{Name: "globex-api", Pipeline: "globex", Stage: herokupartner.StageStaging, Plans: []string{"standard"}},
+		{Name: "lonely-app", Plans: []string{"test"}},
+	}})
+	r := seeded.Resources
+	require.Len(t, r, 4)
 	w := &world{s: s, unknownID: uuid.NewString()}
-	w.app1 = s.AddApp("acme-web")
-	w.app2 = s.AddApp("globex-api")
-	w.lone = s.AddApp("lonely-app")
-	w.p1 = s.AddPipeline("acme")
-	w.p2 = s.AddPipeline("globex")
-	w.coupling1 = s.Couple(w.app1.ID, w.p1.ID, herokupartner.StageProduction)
-	require.NotNil(t, s.Couple(w.app2.ID, w.p2.ID, herokupartner.StageStaging))
-	w.a = s.AddAddon(w.app1.ID, "basic")
-	w.b = s.AddAddon(w.app2.ID, "standard")
-	w.c = s.AddAddon(w.app1.ID, "basic")
-	w.l = s.AddAddon(w.lone.ID, "test")
-	w.tokA, w.tokB, w.tokL = s.IssueToken(w.a.ID), s.IssueToken(w.b.ID), s.IssueToken(w.l.ID)
+	w.app1, w.app2, w.lone = r[0].App, r[2].App, r[3].App
+	w.p1, w.p2 = seeded.Pipelines["acme"], seeded.Pipelines["globex"]
+	w.a, w.c, w.b, w.l = r[0].Addon, r[1].Addon, r[2].Addon, r[3].Addon
+	w.tokA, w.tokB, w.tokL = r[0].Token.Reveal(), r[2].Token.Reveal(), r[3].Token.Reveal()
 	w.couplingsPath = func(app herokupartner.Ref) string { return "/apps/" + app.ID.String() + "/pipeline-couplings" }
 	w.addonPath = func(id uuid.UUID) string { return "/addons/" + id.String() }
 	w.pipPath = func(id uuid.UUID) string { return "/pipelines/" + id.String() }

@@ -119,7 +119,8 @@ func TestPipelineNameInCoupling(t *testing.T) {
 	a := call(t, w.s, http.MethodGet, w.couplingsPath(w.app1), w.tokA, nil)
 	require.Equal(t, http.StatusOK, a.status)
 	assert.Equal(t, map[string]any{"id": w.p1.ID.String(), "name": "acme"}, a.object(t)["pipeline"])
-	assert.Equal(t, "acme", w.coupling1.Pipeline.Name, "Couple returns the coupling as the endpoint shows it")
+	c := w.s.Couple(w.app1.ID, w.p1.ID, herokupartner.StageProduction)
+	assert.Equal(t, "acme", c.Pipeline.Name, "Couple returns the coupling as the endpoint shows it")
 }
 
 func TestPipelineAnswerMatchesSchema(t *testing.T) {
