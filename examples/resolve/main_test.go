@@ -47,12 +47,12 @@ func TestDemoAgainstFake(t *testing.T) {
 func TestAgainstAnAPI(t *testing.T) {
 	fake := herokupartnertest.NewServer()
 	defer fake.Close()
-	app := fake.AddApp("hooli-web")
-	p := fake.AddPipeline("hooli")
-	fake.Couple(app.ID, p.ID, herokupartner.StageStaging)
-	addon := fake.AddAddon(app.ID, "basic")
-	other := fake.AddAddon(fake.AddApp("pied-piper").ID, "basic")
-	token := fake.IssueToken(addon.ID)
+	seeded := fake.Seed(herokupartnertest.World{Apps: []herokupartnertest.WorldApp{
+		{Name: "hooli-web", Pipeline: "hooli", Stage: herokupartner.StageStaging},
+		{Name: "pied-piper"},
+	}})
+	addon, other := seeded.Resources[0].Addon, seeded.Resources[1].Addon
+	token := seeded.Resources[0].Token.Reveal()
 
 	var out bytes.Buffer
 	err := run(context.Background(), &out, []string{addon.ID.String()},
