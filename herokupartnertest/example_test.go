@@ -2,6 +2,7 @@ package herokupartnertest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -120,4 +121,40 @@ func ExampleServer_TokenManagerConfig() {
 	// GET addon 401
 	// POST token 200 refresh_token
 	// GET addon 200
+}
+
+// Seed builds a small world of customers in one call; each add-on comes
+// with its own token, as Heroku grants them.
+func ExampleServer_Seed() {
+	fake := herokupartnertest.NewServer()
+	defer fake.Close()
+	seeded := fake.Seed(herokupartnertest.World{Apps: []herokupartnertest.WorldApp{
+		{Customer: "acme", Name: "shop", Pipeline: "shop", Stage: herokupartner.StageProduction, Plans: []string{"premium", "basic"}},
+		{Customer: "acme", Name: "shop-staging", Pipeline: "shop", Stage: herokupartner.StageStaging},
+		{Customer: "initech", Name: "reports"},
+		{Customer: "umbrella", Name: "legacy", Revoked: true},
+	}})
+
+	ctx := context.Background()
+	for _, r := range seeded.Resources {
+		res, err := fake.Client(r.Token.Reveal()).ResolvePipeline(ctx, r.Addon.ID.String())
+		switch {
+		case errors.Is(err, herokupartner.ErrUnauthorized):
+			fmt.Println(r.App.Name, "refused")
+		case err != nil:
+			fmt.Println(r.App.Name, err)
+		case !res.InPipeline():
+			fmt.Println(r.App.Name, r.Addon.Plan.Name, "no pipeline")
+		default:
+			fmt.Println(r.App.Name, r.Addon.Plan.Name, res.Pipeline.Name, res.Stage)
+		}
+	}
+	fmt.Println(seeded.Customers, "customers,", fake.RequestCount(), "requests")
+	// Output:
+	// shop acme-metrics:premium shop production
+	// shop acme-metrics:basic shop production
+	// shop-staging acme-metrics:basic shop staging
+	// reports acme-metrics:basic no pipeline
+	// legacy refused
+	// 3 customers, 12 requests
 }
