@@ -31,38 +31,33 @@ func forbidden(what, ident string) (int, any) {
 		Message: fmt.Sprintf("You do not have access to the %s %s.", what, ident)}.answer()
 }
 
-// errorFor is Heroku's error body for a status the fake was told to answer.
+// herokuErrors are Heroku's error ids and messages by status, for the
+// statuses a fault is most often told to answer.
+var herokuErrors = map[int]apiError{
+	http.StatusBadRequest:          {ID: "bad_request", Message: "Invalid request."},
+	http.StatusUnauthorized:        errUnauthorized,
+	http.StatusForbidden:           {ID: "forbidden", Message: "You do not have access to this resource."},
+	http.StatusNotFound:            {ID: "not_found", Message: "Couldn't find that resource."},
+	http.StatusConflict:            {ID: "conflict", Message: "The request conflicts with the resource's current state."},
+	http.StatusUnprocessableEntity: {ID: "invalid_params", Message: "The parameters are invalid."},
+	http.StatusTooManyRequests:     {ID: "rate_limit", Message: "Your account reached the API rate limit. Please wait a few minutes before making new requests."},
+	http.StatusInternalServerError: {ID: "internal_server_error", Message: "Internal server error. Heroku has been notified."},
+	http.StatusBadGateway:          {ID: "bad_gateway", Message: "The API could not reach a backend service."},
+	http.StatusServiceUnavailable:  {ID: "unavailable", Message: "Could not complete the action. Please try again later."},
+	http.StatusGatewayTimeout:      {ID: "gateway_timeout", Message: "The API timed out waiting for a backend service."},
+}
+
+// errorFor is Heroku's error body for a status the fake was told to answer;
+// for a status Heroku's docs show no body for, one in the same style.
 func errorFor(status int) apiError {
-	e := apiError{Status: status}
-	switch status {
-	case http.StatusBadRequest:
-		e.ID, e.Message = "bad_request", "Invalid request."
-	case http.StatusUnauthorized:
-		return errUnauthorized
-	case http.StatusForbidden:
-		e.ID, e.Message = "forbidden", "You do not have access to this resource."
-	case http.StatusNotFound:
-		e.ID, e.Message = "not_found", "Couldn't find that resource."
-	case http.StatusConflict:
-		e.ID, e.Message = "conflict", "The request conflicts with the resource's current state."
-	case http.StatusUnprocessableEntity:
-		e.ID, e.Message = "invalid_params", "The parameters are invalid."
-	case http.StatusTooManyRequests:
-		e.ID, e.Message = "rate_limit", "Your account reached the API rate limit. Please wait a few minutes before making new requests."
-	case http.StatusInternalServerError:
-		e.ID, e.Message = "internal_server_error", "Internal server error. Heroku has been notified."
-	case http.StatusBadGateway:
-		e.ID, e.Message = "bad_gateway", "The API could not reach a backend service."
-	case http.StatusServiceUnavailable:
-		e.ID, e.Message = "unavailable", "Could not complete the action. Please try again later."
-	case http.StatusGatewayTimeout:
-		e.ID, e.Message = "gateway_timeout", "The API timed out waiting for a backend service."
-	default:
-		e.ID = strings.ReplaceAll(strings.ToLower(http.StatusText(status)), " ", "_")
-		e.Message = http.StatusText(status) + "."
-		if e.ID == "" {
-			e.ID, e.Message = "error", "Error."
-		}
+	if e, ok := herokuErrors[status]; ok {
+		e.Status = status
+		return e
+	}
+	e := apiError{Status: status, ID: "error", Message: "Error."}
+	if text := http.StatusText(status); text != "" {
+		e.ID = strings.ReplaceAll(strings.ToLower(text), " ", "_")
+		e.Message = text + "."
 	}
 	return e
 }
