@@ -20,9 +20,11 @@
 // rotation), an Option selects it, so code can be tested against every
 // plausible answer.
 //
-// Files: options.go (Options), server.go (Server, printing, wiring),
-// state.go (seeding methods), world.go (Seed and World), handler.go (the
-// request pipeline), api.go (the Platform API routes), oauth.go (the token
-// endpoint), fault.go (scripted faults), requestlog.go (the request log),
-// wire.go and apierror.go (what goes on the wire).
+// Files: options.go (Options), server.go (Server and its printed forms),
+// wiring.go (ClientOptions, TokenManagerConfig, Client), state.go (seeding
+// methods), world.go (Seed and World), handler.go (the request pipeline),
+// api.go and configpatch.go (the Platform API routes), oauth.go (the token
+// endpoint), fault.go (scripted faults), ratelimit.go (the token bucket),
+// requestlog.go (the request log), wire.go and apierror.go (what goes on
+// the wire).
 package herokupartnertest
