@@ -19,19 +19,19 @@ const maxBody = 1 << 20
 // maxEchoedRequestID bounds how much of a client's Request-Id is echoed.
 const maxEchoedRequestID = 200
 
-// answer is one request being answered. It logs the request exactly once:
+// responder answers one request. It logs the request exactly once:
 // before a connection is cut, so that a client seeing the cut already finds
 // the request in the log; before an answer is written, so that a client that
 // has read the whole answer finds it too; otherwise when the handler
 // returns (the client went away).
-type answer struct {
+type responder struct {
 	s      *Server
 	w      http.ResponseWriter
 	rec    Request
 	logged bool
 }
 
-func (a *answer) log(status int) {
+func (a *responder) log(status int) {
 	if !a.logged {
 		a.logged = true
 		a.rec.Status = status
@@ -40,13 +40,13 @@ func (a *answer) log(status int) {
 }
 
 // reply logs, then writes body as JSON.
-func (a *answer) reply(code int, body any) {
+func (a *responder) reply(code int, body any) {
 	a.log(code)
 	writeJSON(a.w, code, body)
 }
 
 // abort logs the request as unanswered and ends the handler.
-func (a *answer) abort() {
+func (a *responder) abort() {
 	a.log(0)
 	abort()
 }
@@ -54,7 +54,7 @@ func (a *answer) abort() {
 // serve is the server's handler: Heroku's headers, routing, faults, the
 // rate limit and the Accept check, then the route's logic.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	a := &answer{s: s, w: w, rec: Request{Method: r.Method, Path: r.URL.Path, Header: redactHeader(r.Header)}}
+	a := &responder{s: s, w: w, rec: Request{Method: r.Method, Path: r.URL.Path, Header: redactHeader(r.Header)}}
 	defer a.log(0)
 
 	h := w.Header()
@@ -126,7 +126,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 // spoil answers in place of the API as fault f says, and reports whether
 // it did; a latency-only or truncating fault leaves the answer to the API.
-func (a *answer) spoil(f Fault) bool {
+func (a *responder) spoil(f Fault) bool {
 	h := a.w.Header()
 	switch f.Kind {
 	case FaultStatus:
@@ -161,7 +161,7 @@ func (a *answer) spoil(f Fault) bool {
 }
 
 // truncated sends half of the answer and cuts the connection.
-func (a *answer) truncated(code int, body any) {
+func (a *responder) truncated(code int, body any) {
 	b := marshal(body)
 	a.w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	a.log(code)

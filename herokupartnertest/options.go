@@ -111,7 +111,8 @@ const DefaultRequestLogCapacity = 100_000
 
 // WithRequestLogCapacity sets how many requests the request log keeps; the
 // oldest go first once it is full, and RequestCount still counts them. A
-// capacity of 0 keeps none (only the count), for runs that never look.
+// capacity of 0 (or less) keeps none, only the count, for runs that never
+// look.
 func WithRequestLogCapacity(n int) Option {
 	return func(c *config) { c.requestLogLimit = max(n, 0) }
 }
