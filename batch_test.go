@@ -62,6 +62,40 @@ func newWorld(t testing.TB, srv *herokupartnertest.Server, n, k int, clientFor f
 	return w
 }
 
+// tokenManager returns a TokenManager against srv that has exchanged a
+// grant for each resource, as after provisioning.
+func tokenManager(t testing.TB, srv *herokupartnertest.Server, resources []uuid.UUID) *hp.TokenManager {
+	t.Helper()
+	m, err := hp.NewTokenManager(hp.TokenManagerConfig{ClientSecret: hp.NewSecret(srv.ClientSecret()),
+		TokenURL: srv.TokenURL(), HTTPClient: srv.HTTPClient()})
+	require.NoError(t, err)
+	for _, id := range resources {
+		code, expires := srv.IssueGrant(id)
+		_, err := m.Exchange(context.Background(), id.String(),
+			hp.OAuthGrant{Code: hp.NewSecret(code), ExpiresAt: expires, Type: "authorization_code"})
+		require.NoError(t, err)
+	}
+	srv.ResetRequests()
+	return m
+}
+
+// bind gives every item a client bound to its resource by a TokenManager,
+// the recommended setup: ForResource on base.
+func (w *world) bind(t testing.TB, base *hp.Client) *hp.TokenManager {
+	t.Helper()
+	ids := make([]uuid.UUID, len(w.addons))
+	for i, a := range w.addons {
+		ids[i] = a.ID
+	}
+	m := tokenManager(t, w.srv, ids)
+	for i := range w.items {
+		cl, err := base.ForResource(m, w.items[i].ResourceUUID)
+		require.NoError(t, err)
+		w.items[i].Client = cl
+	}
+	return m
+}
+
 // checkResolved asserts that every result is item i's resolution.
 func (w *world) checkResolved(t *testing.T, results []hp.BatchResult) {
 	t.Helper()
@@ -123,6 +157,7 @@ func TestResolvePipelinesWarmCache(t *testing.T) {
 	ctx := context.Background()
 	cache := hp.NewMemoryCache(0)
 	base := srv.Client("")
+	w.bind(t, base)
 
 	// Couplings not cached: what a warm repeat costs once CouplingsTTL
 	// has passed.
@@ -160,9 +195,10 @@ func TestResolvePipelinesSeesStageChangesOnceCouplingsExpire(t *testing.T) {
 	srv := herokupartnertest.NewServer()
 	defer srv.Close()
 	w := newWorld(t, srv, 4, 2, nil)
+	w.bind(t, srv.Client(""))
 	ctx := context.Background()
 	cache := hp.NewMemoryCache(0)
-	opt := hp.WithCache(cache, hp.CachePolicy{CouplingsTTL: -1})
+	opt := hp.BatchCache(cache, hp.CachePolicy{CouplingsTTL: -1})
 	w.checkResolved(t, srv.Client("").ResolvePipelines(ctx, w.items, opt))
 
 	// Item 0 is promoted; item 1 moves to a pipeline never seen before.
@@ -535,13 +571,61 @@ func TestCacheEntriesArePerResourceAndHoldNoToken(t *testing.T) {
 		}
 	}
 
-	// Another resource never reads these entries: an unknown resource
-	// asked with a warmed resource's token still goes to the API.
+}
+
+// A warmed cache is never served to a client that has not shown it may
+// read the resource (issue: a client holding A's token was served B's
+// cached resolution).
+func TestCacheServesAResourceOnlyToItsOwnClients(t *testing.T) {
+	srv := herokupartnertest.NewServer()
+	defer srv.Close()
+	w := newWorld(t, srv, 2, 1, nil)
+	base := srv.Client("")
+	m := w.bind(t, base)
+	ctx := context.Background()
+	cache := hp.NewMemoryCache(0)
+	opt := hp.BatchCache(cache, hp.CachePolicy{})
+	w.checkResolved(t, base.ResolvePipelines(ctx, w.items, opt))
+	a, b := w.items[0].ResourceUUID, w.items[1].ResourceUUID
+
+	for name, cl := range map[string]*hp.Client{
+		"A's bound client":  w.items[0].Client,
+		"A's static client": srv.Client(w.tokens[0]),
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv.ResetRequests()
+			got := base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: b, Client: cl}}, opt)
+			require.Error(t, got[0].Err, "B's entries must not be served to A's token")
+			assert.True(t, errors.Is(got[0].Err, hp.ErrForbidden) || errors.Is(got[0].Err, hp.ErrNotFound), "%v", got[0].Err)
+			assert.Zero(t, got[0].FromCache)
+			assert.Equal(t, map[herokupartnertest.Route]int{herokupartnertest.RouteAddon: 1}, routeCounts(srv.Requests()))
+		})
+	}
+
+	// B's own clients: bound by its TokenManager, served without a
+	// request, and still after its token is refreshed; a static token
+	// proves itself with the add-on request, then the rest is cached.
 	srv.ResetRequests()
-	other := srv.Client("").ResolvePipelines(context.Background(),
-		[]hp.BatchItem{{ResourceUUID: uuid.NewString(), Client: w.items[0].Client}}, hp.WithCache(cache, hp.CachePolicy{}))
-	assert.Error(t, other[0].Err)
-	assert.Len(t, srv.Requests(), 1)
+	fresh, err := base.ForResource(m, b)
+	require.NoError(t, err)
+	got := base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: b, Client: fresh}}, opt)
+	require.NoError(t, got[0].Err)
+	assert.Zero(t, got[0].Requests)
+	assert.Empty(t, srv.Requests())
+
+	srv.ExpireAccessTokens(w.addons[1].ID)
+	_, err = fresh.GetAddon(ctx, b) // a 401, then a refresh: a new access token
+	require.NoError(t, err)
+	srv.ResetRequests()
+	got = base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: b, Client: fresh}}, opt)
+	require.NoError(t, got[0].Err)
+	assert.Empty(t, srv.Requests(), "a token refresh does not turn the cache cold")
+
+	srv.ResetRequests()
+	got = base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: a, Client: srv.Client(w.tokens[0])}}, opt)
+	require.NoError(t, got[0].Err)
+	assert.Equal(t, hp.CacheHitCouplings|hp.CacheHitPipeline, got[0].FromCache)
+	assert.Equal(t, map[herokupartnertest.Route]int{herokupartnertest.RouteAddon: 1}, routeCounts(srv.Requests()))
 }
 
 func TestFailingCacheOnlyCostsRequests(t *testing.T) {
@@ -557,6 +641,14 @@ func TestFailingCacheOnlyCostsRequests(t *testing.T) {
 func ExampleClient_ResolvePipelines() {
 	srv := herokupartnertest.NewServer()
 	defer srv.Close()
+	ctx := context.Background()
+	base := srv.Client("")
+	store := &hp.MemoryTokenStore{}
+	tokens, err := hp.NewTokenManager(hp.TokenManagerConfig{ClientSecret: hp.NewSecret(srv.ClientSecret()),
+		Store: store, TokenURL: srv.TokenURL(), HTTPClient: srv.HTTPClient()})
+	if err != nil {
+		panic(err)
+	}
 	web := srv.AddPipeline("web")
 	var items []hp.BatchItem
 	for _, s := range []struct {
@@ -568,14 +660,17 @@ func ExampleClient_ResolvePipelines() {
 			srv.Couple(app.ID, web.ID, s.stage)
 		}
 		a := srv.AddAddon(app.ID, "basic")
-		// Each resource has its own token, so each item its own client.
-		items = append(items, hp.BatchItem{ResourceUUID: a.ID.String(), Client: srv.Client(srv.IssueToken(a.ID))})
+		// Provisioning stored the resource's token (here: one the fake
+		// issues). Each resource has its own token, so each item its own
+		// client, bound to the resource by the TokenManager.
+		_ = store.Save(ctx, a.ID, hp.Token{AccessToken: hp.NewSecret(srv.IssueToken(a.ID)), Expiry: time.Now().Add(8 * time.Hour)})
+		cl, _ := base.ForResource(tokens, a.ID.String())
+		items = append(items, hp.BatchItem{ResourceUUID: a.ID.String(), Client: cl})
 	}
 	items = append(items, hp.BatchItem{ResourceUUID: "oops", Client: items[0].Client})
 
 	cache := hp.NewMemoryCache(0)
-	results := srv.Client("").ResolvePipelines(context.Background(), items,
-		hp.WithConcurrency(4), hp.WithCache(cache, hp.CachePolicy{}))
+	results := base.ResolvePipelines(ctx, items, hp.BatchConcurrency(4), hp.BatchCache(cache, hp.CachePolicy{}))
 	for _, r := range results {
 		switch {
 		case r.Err != nil:
@@ -588,7 +683,7 @@ func ExampleClient_ResolvePipelines() {
 	}
 	fmt.Println("requests:", len(srv.Requests()))
 	srv.ResetRequests()
-	srv.Client("").ResolvePipelines(context.Background(), items, hp.WithCache(cache, hp.CachePolicy{}))
+	base.ResolvePipelines(ctx, items, hp.BatchCache(cache, hp.CachePolicy{}))
 	fmt.Println("requests when warm:", len(srv.Requests()))
 	// Output:
 	// web-staging web staging
