@@ -463,22 +463,44 @@ func TestResolvePipelinesSharedPipelineRefusedForOneToken(t *testing.T) {
 	assert.Equal(t, 2, routeCounts(srv.Requests())[herokupartnertest.RoutePipeline])
 }
 
+// virtualClock is a clock that moves only when a paced request waits for
+// its slot: it then jumps to that slot. The fake's rate-limit bucket reads
+// the same clock, so refills follow the pacing exactly and nothing depends
+// on how fast the machine runs.
+type virtualClock struct {
+	mu     sync.Mutex
+	t      time.Time
+	sleeps int
+}
+
+func (c *virtualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *virtualClock) SleepUntil(_ context.Context, t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sleeps++
+	if t.After(c.t) {
+		c.t = t
+	}
+	return nil
+}
+
 func TestResolvePipelinesPacesWhenTheBucketRunsLow(t *testing.T) {
-	// One resource asked for 20 times with one client: 41 requests
-	// against a bucket of 30 that refills one request every 50ms. Unpaced,
-	// the batch would have to take over half a second to stay clear of
-	// 429s; it takes a few milliseconds.
-	run := func(opts ...hp.BatchOption) ([]hp.BatchResult, []herokupartnertest.Request) {
-		srv := herokupartnertest.NewServer(herokupartnertest.WithRateLimit(30, 1200))
+	// 20 resources, each with its own client as recommended, over one
+	// pipeline: 41 requests against a bucket of 30 that refills one
+	// request every 50ms of the fake's clock, which only pacing moves.
+	run := func(opts ...hp.BatchOption) ([]hp.BatchResult, []herokupartnertest.Request, *virtualClock) {
+		clock := &virtualClock{t: time.Now()}
+		srv := herokupartnertest.NewServer(herokupartnertest.WithRateLimit(30, 1200), herokupartnertest.WithClock(clock.Now))
 		defer srv.Close()
-		w := newWorld(t, srv, 1, 1, nil)
-		items := make([]hp.BatchItem, 20)
-		for i := range items {
-			items[i] = hp.BatchItem{ResourceUUID: w.items[0].ResourceUUID}
-		}
-		results := w.items[0].Client.ResolvePipelines(context.Background(), items,
-			append([]hp.BatchOption{hp.WithConcurrency(4)}, opts...)...)
-		return results, srv.Requests()
+		w := newWorld(t, srv, 20, 1, nil)
+		opts = append([]hp.BatchOption{hp.BatchConcurrency(4), hp.BatchClockForTest(clock.Now, clock.SleepUntil)}, opts...)
+		results := srv.Client("").ResolvePipelines(context.Background(), w.items, opts...)
+		return results, srv.Requests(), clock
 	}
 	count429 := func(reqs []herokupartnertest.Request) int {
 		n := 0
@@ -489,15 +511,18 @@ func TestResolvePipelinesPacesWhenTheBucketRunsLow(t *testing.T) {
 		}
 		return n
 	}
-	// Without pacing the batch runs into the limit: the setup is tight.
-	_, unpaced := run(hp.WithRateLimitReserve(0, 0))
+	// Without pacing the fake's clock never moves and the batch runs dry:
+	// the setup is tight.
+	_, unpaced, _ := run(hp.BatchRateLimit(-1, 0))
 	assert.Positive(t, count429(unpaced))
-	results, paced := run(hp.WithRateLimitReserve(10, 50*time.Millisecond))
-	for _, r := range results {
-		require.NoError(t, r.Err)
+
+	results, paced, clock := run(hp.BatchRateLimit(10, 50*time.Millisecond))
+	for i, r := range results {
+		require.NoError(t, r.Err, "item %d", i)
 	}
 	assert.Zero(t, count429(paced), "pacing at the refill rate keeps the bucket from running dry")
 	assert.Len(t, paced, 2*20+1)
+	assert.Positive(t, clock.sleeps, "the batch paced")
 }
 
 func TestResolvePipelinesReportsProgress(t *testing.T) {

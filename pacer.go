@@ -15,16 +15,16 @@ const DefaultRateLimitReserve = 100
 // test depends on how fast a loaded machine runs.
 type clock interface {
 	now() time.Time
-	// sleep waits d or until ctx ends.
-	sleep(ctx context.Context, d time.Duration) error
+	// sleepUntil waits until t or until ctx ends.
+	sleepUntil(ctx context.Context, t time.Time) error
 }
 
 type wallClock struct{}
 
 func (wallClock) now() time.Time { return time.Now() }
 
-func (wallClock) sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
+func (wallClock) sleepUntil(ctx context.Context, at time.Time) error {
+	t := time.NewTimer(time.Until(at))
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -66,11 +66,12 @@ func (p *pacer) wait(ctx context.Context) error {
 	if lvl := p.level.Load(); lvl < 0 || lvl >= int64(p.reserve) {
 		return nil
 	}
-	d := p.book(p.clock.now(), p.interval)
+	now := p.clock.now()
+	d := p.book(now, p.interval)
 	if d <= 0 {
 		return nil
 	}
-	return p.clock.sleep(ctx, d)
+	return p.clock.sleepUntil(ctx, now.Add(d))
 }
 
 // note records the level cl's latest answer reported.
