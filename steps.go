@@ -58,7 +58,9 @@ type couplingEntry struct {
 func (s *itemSteps) addon(ctx context.Context, id string) (*Addon, error) {
 	valid := func(a *Addon) bool { return a.ID.String() == id && a.App.ID != uuid.Nil }
 	a, err := cachedStep(ctx, s, cacheKeyAddon+id, s.run.policy.AddonTTL, CacheHitAddon, s.proven, valid,
-		func() (*Addon, error) { return send(ctx, s, func() (*Addon, error) { return liveSteps{s.cl}.addon(ctx, id) }) })
+		func() (*Addon, error) {
+			return send(ctx, s, func() (*Addon, error) { return liveSteps{s.cl}.addon(ctx, id) })
+		})
 	if err == nil {
 		s.proven = true
 	}

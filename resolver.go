@@ -1,0 +1,264 @@
+package herokupartner
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+)
+
+// DefaultFailureTTL is how long a Resolver remembers a failure that asking
+// again would only repeat, unless Resolver.FailureTTL says otherwise.
+const DefaultFailureTTL = time.Minute
+
+// Resolver resolves one resource at a time with a cache, for a hot path such
+// as tagging every metric or request with its resource's stage. Concurrent
+// callers asking for one resource share one resolution, and later callers
+// are answered from the cache under the same ttl policy as a batch's: from
+// a warm cache a call sends no request, from a cold one exactly the 2–3
+// requests of one resolution, however many callers ask at once.
+//
+// Give it clients bound to their resource by a TokenManager (ForResource):
+// only those are served what the cache and the Resolver remember about a
+// resource (see Cache) and share one resolution per resource. Another
+// client's call always asks the API for the add-on, and shares work only
+// with callers using that same *Client.
+//
+// A failure that asking again would only repeat is remembered for a bound
+// client: a revoked grant (ErrGrantRevoked) and an add-on the API no longer
+// knows (a 404 at the add-on step). It is returned without a request until
+// Forget(resourceUUID), until the resource's TokenManager holds a new
+// access token, or for FailureTTL. Other failures are not remembered.
+//
+// Its zero value is ready to use; set the fields before the first call and
+// do not copy a Resolver after it. A Resolver is safe for concurrent use.
+type Resolver struct {
+	// Cache keeps the step answers, and may be shared between replicas;
+	// nil means an in-process MemoryCache of DefaultMemoryCacheSize
+	// entries.
+	Cache Cache
+	// Policy sets how long each kind of entry lives, as for BatchCache.
+	Policy CachePolicy
+	// FailureTTL bounds how long a failure is remembered; zero means
+	// DefaultFailureTTL and a negative value remembers none.
+	FailureTTL time.Duration
+	// TwoRequests skips GET /pipelines/{id} when the coupling names its
+	// pipeline, as BatchTwoRequests does for a batch: a cold resolution
+	// then costs 2 requests and its Pipeline is partial.
+	TwoRequests bool
+	// Now is the clock of remembered failures and of the default cache;
+	// nil means time.Now.
+	Now func() time.Time
+
+	once     sync.Once
+	run      stepRunner
+	flights  singleflight.Group
+	key      []byte // keys the fingerprints of failed tokens; never leaves the process
+	mu       sync.Mutex
+	failures map[string]failure // canonical resource uuid -> what failed
+}
+
+// failure is a remembered failure and which access token it happened with.
+type failure struct {
+	err     error
+	token   string // keyed fingerprint of the access token; "" if unknown
+	expires time.Time
+}
+
+func (r *Resolver) init() {
+	r.once.Do(func() {
+		cache := r.Cache
+		if cache == nil {
+			m := NewMemoryCache(0)
+			m.Now = r.Now
+			cache = m
+		}
+		r.run = stepRunner{cache: cache, policy: r.Policy.withDefaults()}
+		r.key = make([]byte, 32)
+		_, _ = rand.Read(r.key) // crypto/rand.Read never fails
+		r.failures = map[string]failure{}
+	})
+}
+
+func (r *Resolver) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Resolve returns the resolution of resourceUUID made with cl, as
+// ResolvePipeline does, from the cache when it may. Every failure is a
+// *ResolveError. Each caller gets its own copy of the Resolution.
+func (r *Resolver) Resolve(ctx context.Context, cl *Client, resourceUUID string) (*Resolution, error) {
+	r.init()
+	id, err := parseID("resourceUUID", resourceUUID)
+	if err != nil {
+		return nil, &ResolveError{Step: StepAddon, Err: err}
+	}
+	if cl == nil || cl.tokens == nil {
+		return nil, &ResolveError{Step: StepAddon, ResourceID: id, Err: fmt.Errorf("%w: nothing sent", ErrNoToken)}
+	}
+	if ctx == nil {
+		return nil, &ResolveError{Step: StepAddon, ResourceID: id, Err: errors.New("herokupartner: Resolve: nil context")}
+	}
+	b, _ := boundResource(cl)
+	bound := b == id
+	flight := id
+	if bound {
+		if err := r.remembered(ctx, cl, id); err != nil {
+			return nil, err
+		}
+	} else {
+		// Unbound callers share only with callers of the same client,
+		// whose token is the one that proves access.
+		flight = fmt.Sprintf("%s/%p", id, cl)
+	}
+	ch := r.flights.DoChan(flight, func() (any, error) {
+		// The shared resolution outlives a caller that gives up: the
+		// others still wait for it. The request path bounds it in time.
+		fctx := context.WithoutCancel(ctx)
+		res, err := resolve(fctx, id, r.TwoRequests, &itemSteps{run: &r.run, cl: cl, proven: bound})
+		if err != nil && bound {
+			r.remember(fctx, cl, id, err)
+		}
+		return res, err
+	})
+	select {
+	case <-ctx.Done():
+		return nil, &ResolveError{Step: StepAddon, ResourceID: id, Err: ctx.Err()}
+	case out := <-ch:
+		if out.Err != nil {
+			return nil, out.Err
+		}
+		return out.Val.(*Resolution).clone(), nil
+	}
+}
+
+// Stage returns the stage of resourceUUID's app, or "" when it is in no
+// pipeline; it is Resolve for a caller that needs only the stage.
+func (r *Resolver) Stage(ctx context.Context, cl *Client, resourceUUID string) (Stage, error) {
+	res, err := r.Resolve(ctx, cl, resourceUUID)
+	if err != nil {
+		return "", err
+	}
+	return res.Stage, nil
+}
+
+// Forget drops the failure remembered for resourceUUID, if any, so that the
+// next call asks the API again; an invalid id is ignored.
+func (r *Resolver) Forget(resourceUUID string) {
+	r.init()
+	if id, err := parseID("resourceUUID", resourceUUID); err == nil {
+		r.mu.Lock()
+		delete(r.failures, id)
+		r.mu.Unlock()
+	}
+}
+
+// worthRemembering reports whether asking again could only repeat err.
+func worthRemembering(err error) bool {
+	if errors.Is(err, ErrGrantRevoked) {
+		return true
+	}
+	var re *ResolveError
+	return errors.As(err, &re) && re.Step == StepAddon && errors.Is(err, ErrNotFound)
+}
+
+func (r *Resolver) remember(ctx context.Context, cl *Client, id string, err error) {
+	ttl := r.FailureTTL
+	if ttl == 0 {
+		ttl = DefaultFailureTTL
+	}
+	if ttl < 0 || !worthRemembering(err) {
+		return
+	}
+	f := failure{err: err, token: r.fingerprint(ctx, cl), expires: r.now().Add(ttl)}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.failures) >= DefaultMemoryCacheSize {
+		now := r.now()
+		for k, old := range r.failures {
+			if !now.Before(old.expires) {
+				delete(r.failures, k)
+			}
+		}
+		if len(r.failures) >= DefaultMemoryCacheSize {
+			return // full of live entries: asking again costs requests, nothing else
+		}
+	}
+	r.failures[id] = f
+}
+
+// remembered returns the failure remembered for id, or nil when there is
+// none, it has expired, or cl's token is no longer the one that failed.
+func (r *Resolver) remembered(ctx context.Context, cl *Client, id string) error {
+	r.mu.Lock()
+	f, ok := r.failures[id]
+	r.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	if r.now().Before(f.expires) {
+		// A token source that fails now cannot have a new token, so an
+		// unknown fingerprint keeps the failure.
+		if cur := r.fingerprint(ctx, cl); cur == "" || cur == f.token {
+			return f.err
+		}
+	}
+	r.mu.Lock()
+	if cur, ok := r.failures[id]; ok && cur.expires.Equal(f.expires) {
+		delete(r.failures, id)
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+// fingerprint identifies cl's current access token without keeping it: an
+// HMAC under a key that never leaves this Resolver. For a TokenManager's
+// client it reads the store and sends nothing unless the token is due for
+// a refresh. It returns "" when the token cannot be had.
+func (r *Resolver) fingerprint(ctx context.Context, cl *Client) string {
+	var (
+		tok *oauth2.Token
+		err error
+	)
+	if cts, ok := cl.tokens.(interface {
+		TokenContext(context.Context) (*oauth2.Token, error)
+	}); ok {
+		tok, err = cts.TokenContext(ctx)
+	} else {
+		tok, err = cl.tokens.Token()
+	}
+	if err != nil || tok == nil || tok.AccessToken == "" {
+		return ""
+	}
+	mac := hmac.New(sha256.New, r.key)
+	mac.Write([]byte(tok.AccessToken))
+	return string(mac.Sum(nil))
+}
+
+// clone gives a caller its own copy of a shared Resolution.
+func (res *Resolution) clone() *Resolution {
+	cp := *res
+	if res.Addon != nil {
+		a := *res.Addon
+		cp.Addon = &a
+	}
+	if res.Coupling != nil {
+		c := *res.Coupling
+		cp.Coupling = &c
+	}
+	if res.Pipeline != nil {
+		p := *res.Pipeline
+		cp.Pipeline = &p
+	}
+	return &cp
+}
