@@ -81,7 +81,7 @@ func BenchmarkResolvePipelines(b *testing.B) {
 			requests := 0
 			for b.Loop() {
 				srv.ResetRequests()
-				check(b, base.ResolvePipelines(ctx, w.items, hp.WithConcurrency(conc)))
+				check(b, base.ResolvePipelines(ctx, w.items, hp.BatchConcurrency(conc)))
 				requests = len(srv.Requests())
 			}
 			report(b, requests, 2*n+k, conc)
@@ -91,7 +91,7 @@ func BenchmarkResolvePipelines(b *testing.B) {
 	// come from the cache, the coupling is asked again.
 	b.Run(fmt.Sprintf("batch-warm-c%d", hp.DefaultBatchConcurrency), func(b *testing.B) {
 		cache := hp.NewMemoryCache(0)
-		opt := hp.WithCache(cache, hp.CachePolicy{CouplingsTTL: -1})
+		opt := hp.BatchCache(cache, hp.CachePolicy{CouplingsTTL: -1})
 		check(b, base.ResolvePipelines(ctx, w.items, opt))
 		requests := 0
 		for b.Loop() {
@@ -104,7 +104,7 @@ func BenchmarkResolvePipelines(b *testing.B) {
 	// Warm within every ttl: no request at all.
 	b.Run("batch-hot", func(b *testing.B) {
 		cache := hp.NewMemoryCache(0)
-		opt := hp.WithCache(cache, hp.CachePolicy{})
+		opt := hp.BatchCache(cache, hp.CachePolicy{})
 		check(b, base.ResolvePipelines(ctx, w.items, opt))
 		requests := 0
 		for b.Loop() {

@@ -135,7 +135,7 @@ func TestResolvePipelinesColdCostsTwoNPlusK(t *testing.T) {
 	defer srv.Close()
 	w := newWorld(t, srv, n, k, nil)
 
-	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.WithConcurrency(16))
+	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.BatchConcurrency(16))
 
 	w.checkResolved(t, results)
 	reqs := srv.Requests()
@@ -161,7 +161,7 @@ func TestResolvePipelinesWarmCache(t *testing.T) {
 
 	// Couplings not cached: what a warm repeat costs once CouplingsTTL
 	// has passed.
-	noCouplings := hp.WithCache(cache, hp.CachePolicy{CouplingsTTL: -1})
+	noCouplings := hp.BatchCache(cache, hp.CachePolicy{CouplingsTTL: -1})
 	w.checkResolved(t, base.ResolvePipelines(ctx, w.items, noCouplings))
 	require.Len(t, srv.Requests(), 2*n+k, "cold")
 
@@ -179,10 +179,10 @@ func TestResolvePipelinesWarmCache(t *testing.T) {
 	// With the default policy the couplings are cached too: the first run
 	// fills them, the next costs nothing.
 	srv.ResetRequests()
-	w.checkResolved(t, base.ResolvePipelines(ctx, w.items, hp.WithCache(cache, hp.CachePolicy{})))
+	w.checkResolved(t, base.ResolvePipelines(ctx, w.items, hp.BatchCache(cache, hp.CachePolicy{})))
 	assert.Len(t, srv.Requests(), n)
 	srv.ResetRequests()
-	hot := base.ResolvePipelines(ctx, w.items, hp.WithCache(cache, hp.CachePolicy{}))
+	hot := base.ResolvePipelines(ctx, w.items, hp.BatchCache(cache, hp.CachePolicy{}))
 	w.checkResolved(t, hot)
 	assert.Empty(t, srv.Requests())
 	for i, r := range hot {
@@ -372,7 +372,7 @@ func TestResolvePipelinesBoundsConcurrency(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	results := base.ResolvePipelines(ctx, w.items, hp.WithConcurrency(conc))
+	results := base.ResolvePipelines(ctx, w.items, hp.BatchConcurrency(conc))
 
 	w.checkResolved(t, results)
 	assert.EqualValues(t, conc, tr.maxSeen.Load())
@@ -394,7 +394,7 @@ func TestResolvePipelinesStopsWhenContextEnds(t *testing.T) {
 	base := wrappedBase(t, srv, tr)
 	w := newWorld(t, srv, n, 5, base.WithToken)
 
-	results := base.ResolvePipelines(ctx, w.items, hp.WithConcurrency(conc))
+	results := base.ResolvePipelines(ctx, w.items, hp.BatchConcurrency(conc))
 
 	require.Len(t, results, n)
 	// Once canceled, no new request starts: only those already past
@@ -446,7 +446,7 @@ func TestResolvePipelinesSharedPipelineRefusedForOneToken(t *testing.T) {
 	base := wrappedBase(t, srv, tr)
 	w := newWorld(t, srv, 2, 1, base.WithToken)
 
-	results := base.ResolvePipelines(context.Background(), w.items, hp.WithConcurrency(2))
+	results := base.ResolvePipelines(context.Background(), w.items, hp.BatchConcurrency(2))
 
 	failed, ok := 0, 0
 	for _, r := range results {
@@ -530,8 +530,8 @@ func TestResolvePipelinesReportsProgress(t *testing.T) {
 	defer srv.Close()
 	w := newWorld(t, srv, 25, 3, nil)
 	var seen [][2]int
-	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.WithConcurrency(5),
-		hp.WithProgress(func(done, total int) { seen = append(seen, [2]int{done, total}) }))
+	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.BatchConcurrency(5),
+		hp.BatchProgress(func(done, total int) { seen = append(seen, [2]int{done, total}) }))
 	w.checkResolved(t, results)
 	require.Len(t, seen, 25)
 	for i, s := range seen {
@@ -579,7 +579,7 @@ func TestCacheEntriesArePerResourceAndHoldNoToken(t *testing.T) {
 	defer srv.Close()
 	w := newWorld(t, srv, 6, 2, nil)
 	cache := &recordingCache{}
-	w.checkResolved(t, srv.Client("").ResolvePipelines(context.Background(), w.items, hp.WithCache(cache, hp.CachePolicy{})))
+	w.checkResolved(t, srv.Client("").ResolvePipelines(context.Background(), w.items, hp.BatchCache(cache, hp.CachePolicy{})))
 
 	require.Len(t, cache.data, 6+6+2)
 	for key, value := range cache.data {
@@ -658,7 +658,7 @@ func TestFailingCacheOnlyCostsRequests(t *testing.T) {
 	defer srv.Close()
 	w := newWorld(t, srv, 20, 4, nil)
 	cache := &recordingCache{fail: true}
-	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.WithCache(cache, hp.CachePolicy{}))
+	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.BatchCache(cache, hp.CachePolicy{}))
 	w.checkResolved(t, results)
 	assert.Len(t, srv.Requests(), 2*20+4)
 }
