@@ -73,7 +73,7 @@ func (c *Client) ResolvePipelines(ctx context.Context, items []BatchItem, opts .
 	if len(items) == 0 {
 		return results
 	}
-	run := &stepRunner{cache: cfg.cache, policy: cfg.policy, memo: &sync.Map{},
+	run := &stepRunner{now: cfg.clock.now, cache: cfg.cache, policy: cfg.policy, memo: &sync.Map{},
 		pacer: newPacer(cfg.reserve, cfg.interval, cfg.clock)}
 	var (
 		next    atomic.Int64

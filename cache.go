@@ -82,12 +82,12 @@ func (p CachePolicy) withDefaults() CachePolicy {
 }
 
 // Cache keys carry a version so that a shared store survives a change of
-// encoding. Who may read a per-resource entry is decided by stepRunner, not
+// encoding (v2: each value is an envelope with the time it was fetched). Who may read a per-resource entry is decided by stepRunner, not
 // by the key, so that a token refresh never turns a warm cache cold.
 const (
-	cacheKeyAddon     = "herokupartner:v1:addon:"     // + resource uuid
-	cacheKeyCouplings = "herokupartner:v1:couplings:" // + resource uuid
-	cacheKeyPipeline  = "herokupartner:v1:pipeline:"  // + pipeline id
+	cacheKeyAddon     = "herokupartner:v2:addon:"     // + resource uuid
+	cacheKeyCouplings = "herokupartner:v2:couplings:" // + resource uuid
+	cacheKeyPipeline  = "herokupartner:v2:pipeline:"  // + pipeline id
 )
 
 // DefaultMemoryCacheSize is the number of entries a MemoryCache made with a

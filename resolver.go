@@ -57,12 +57,23 @@ type Resolver struct {
 	// nil means time.Now.
 	Now func() time.Time
 
-	once     sync.Once
-	run      stepRunner
-	flights  singleflight.Group
-	key      []byte // keys the fingerprints of failed tokens; never leaves the process
+	once    sync.Once
+	run     stepRunner
+	flights singleflight.Group
+	key     []byte // keys the fingerprints of failed tokens; never leaves the process
+
+	// memo keeps whole resolutions until the oldest answer in each stops
+	// being servable under Policy, so that a warm call decodes nothing.
+	memoMu sync.RWMutex
+	memo   map[string]memoized // canonical resource uuid -> resolution
+
 	mu       sync.Mutex
 	failures map[string]failure // canonical resource uuid -> what failed
+}
+
+type memoized struct {
+	res   *Resolution
+	until time.Time
 }
 
 // failure is a remembered failure and which access token it happened with.
@@ -80,7 +91,8 @@ func (r *Resolver) init() {
 			m.Now = r.Now
 			cache = m
 		}
-		r.run = stepRunner{cache: cache, policy: r.Policy.withDefaults()}
+		r.run = stepRunner{now: r.now, cache: cache, policy: r.Policy.withDefaults()}
+		r.memo = map[string]memoized{}
 		r.key = make([]byte, 32)
 		_, _ = rand.Read(r.key) // crypto/rand.Read never fails
 		r.failures = map[string]failure{}
@@ -113,6 +125,12 @@ func (r *Resolver) Resolve(ctx context.Context, cl *Client, resourceUUID string)
 	bound := b == id
 	flight := id
 	if bound {
+		r.memoMu.RLock()
+		m, ok := r.memo[id]
+		r.memoMu.RUnlock()
+		if ok && r.now().Before(m.until) {
+			return m.res.clone(), nil
+		}
 		if err := r.remembered(ctx, cl, id); err != nil {
 			return nil, err
 		}
@@ -125,9 +143,14 @@ func (r *Resolver) Resolve(ctx context.Context, cl *Client, resourceUUID string)
 		// The shared resolution outlives a caller that gives up: the
 		// others still wait for it. The request path bounds it in time.
 		fctx := context.WithoutCancel(ctx)
-		res, err := resolve(fctx, id, r.TwoRequests, &itemSteps{run: &r.run, cl: cl, proven: bound})
-		if err != nil && bound {
+		s := &itemSteps{run: &r.run, cl: cl, proven: bound}
+		res, err := resolve(fctx, id, r.TwoRequests, s)
+		switch {
+		case !bound:
+		case err != nil:
 			r.remember(fctx, cl, id, err)
+		default:
+			r.keep(id, res, s.fresh)
 		}
 		return res, err
 	})
@@ -152,15 +175,41 @@ func (r *Resolver) Stage(ctx context.Context, cl *Client, resourceUUID string) (
 	return res.Stage, nil
 }
 
-// Forget drops the failure remembered for resourceUUID, if any, so that the
-// next call asks the API again; an invalid id is ignored.
+// Forget drops what this Resolver remembers in process about
+// resourceUUID, a failure included, so that the next call asks the cache
+// and the API again; an invalid id is ignored.
 func (r *Resolver) Forget(resourceUUID string) {
 	r.init()
 	if id, err := parseID("resourceUUID", resourceUUID); err == nil {
 		r.mu.Lock()
 		delete(r.failures, id)
 		r.mu.Unlock()
+		r.memoMu.Lock()
+		delete(r.memo, id)
+		r.memoMu.Unlock()
 	}
+}
+
+// keep remembers a resolution until fresh; a full memo first drops what
+// has expired, and remembers nothing more if that is not enough.
+func (r *Resolver) keep(id string, res *Resolution, fresh time.Time) {
+	now := r.now()
+	if !now.Before(fresh) {
+		return
+	}
+	r.memoMu.Lock()
+	defer r.memoMu.Unlock()
+	if len(r.memo) >= DefaultMemoryCacheSize {
+		for k, m := range r.memo {
+			if !now.Before(m.until) {
+				delete(r.memo, k)
+			}
+		}
+		if len(r.memo) >= DefaultMemoryCacheSize {
+			return
+		}
+	}
+	r.memo[id] = memoized{res: res, until: fresh}
 }
 
 // worthRemembering reports whether asking again could only repeat err.

@@ -26,9 +26,10 @@ type hotWorld struct {
 	client *hp.Client
 }
 
-func newHotWorld(t *testing.T, opts ...herokupartnertest.Option) *hotWorld {
+func newHotWorld(t testing.TB, opts ...herokupartnertest.Option) *hotWorld {
 	t.Helper()
-	srv := herokupartnertest.NewServer(opts...)
+	// No rate limit: benchmarks send more than a bucket holds.
+	srv := herokupartnertest.NewServer(append([]herokupartnertest.Option{herokupartnertest.WithRateLimit(0, 0)}, opts...)...)
 	t.Cleanup(srv.Close)
 	w := &hotWorld{srv: srv, app: srv.AddApp("acme-web"), pipe: srv.AddPipeline("acme-shop")}
 	srv.Couple(w.app.ID, w.pipe.ID, hp.StageStaging)
@@ -43,7 +44,7 @@ func newHotWorld(t *testing.T, opts ...herokupartnertest.Option) *hotWorld {
 func (w *hotWorld) id() string { return w.addon.ID.String() }
 
 // askAll has n callers ask for the stage at once and returns their answers.
-func askAll(t *testing.T, r *hp.Resolver, cl *hp.Client, id string, n int) []hp.Stage {
+func askAll(t testing.TB, r *hp.Resolver, cl *hp.Client, id string, n int) []hp.Stage {
 	t.Helper()
 	stages := make([]hp.Stage, n)
 	errs := make([]error, n)
@@ -99,6 +100,30 @@ func TestResolverFollowsTheCachePolicyOnItsClock(t *testing.T) {
 	stage, err = r.Stage(ctx, w.client, w.id())
 	require.NoError(t, err)
 	assert.Equal(t, hp.StageProduction, stage, "a promotion is seen once the coupling expires")
+	assert.Equal(t, map[herokupartnertest.Route]int{herokupartnertest.RouteCouplings: 1}, routeCounts(w.srv.Requests()))
+}
+
+func TestResolverHonoursTheAgeOfSharedCacheEntries(t *testing.T) {
+	w := newHotWorld(t)
+	clock := &virtualClock{t: time.Now()}
+	cache := hp.NewMemoryCache(0)
+	cache.Now = clock.Now
+	ctx := context.Background()
+	first := hp.Resolver{Cache: cache, Now: clock.Now}
+	_, err := first.Resolve(ctx, w.client, w.id())
+	require.NoError(t, err)
+
+	// A second replica sharing the cache, 50s later: its resolution comes
+	// from entries already 50s old, so it may keep it only 10s more.
+	clock.SleepUntil(ctx, clock.Now().Add(50*time.Second))
+	w.srv.ResetRequests()
+	second := hp.Resolver{Cache: cache, Now: clock.Now}
+	_, err = second.Resolve(ctx, w.client, w.id())
+	require.NoError(t, err)
+	assert.Empty(t, w.srv.Requests())
+	clock.SleepUntil(ctx, clock.Now().Add(10*time.Second))
+	_, err = second.Resolve(ctx, w.client, w.id())
+	require.NoError(t, err)
 	assert.Equal(t, map[herokupartnertest.Route]int{herokupartnertest.RouteCouplings: 1}, routeCounts(w.srv.Requests()))
 }
 

@@ -17,6 +17,7 @@ import (
 // cache, pacing, and one shared fetch per pipeline. Its state outlives one
 // resolution; itemSteps is one resolution's view of it.
 type stepRunner struct {
+	now    func() time.Time
 	cache  Cache // nil: no cache
 	policy CachePolicy
 	pacer  *pacer // nil: no pacing
@@ -46,6 +47,24 @@ type itemSteps struct {
 	proven   bool
 	requests int
 	hits     CacheHits
+	// fresh is when the oldest answer used so far stops being servable
+	// under the policy: how long the Resolution may be remembered whole.
+	fresh time.Time
+}
+
+// noteAge records an answer obtained at `at` that may be served for ttl.
+func (s *itemSteps) noteAge(at time.Time, ttl time.Duration) {
+	end := at.Add(max(ttl, 0))
+	if s.fresh.IsZero() || end.Before(s.fresh) {
+		s.fresh = end
+	}
+}
+
+// cacheEnvelope is how a cache entry is stored: the answer and when it was
+// fetched, so that whoever reads it knows its age.
+type cacheEnvelope[T any] struct {
+	At time.Time `json:"at"`
+	V  *T        `json:"v"`
 }
 
 // couplingEntry is what the cache keeps for a resource's coupling: the app
@@ -108,24 +127,31 @@ func (s *itemSteps) pipeline(ctx context.Context, pid string) (*Pipeline, error)
 func cachedStep[T any](ctx context.Context, s *itemSteps, key string, ttl time.Duration, hit CacheHits,
 	read bool, valid func(*T) bool, fetch func() (*T, error)) (*T, error) {
 	cache := s.run.cache
-	if cache == nil || ttl < 0 {
-		return fetch()
-	}
-	if read {
+	if cache != nil && ttl >= 0 && read {
 		if raw, ok := cacheGet(ctx, s.cl, cache, key); ok {
-			var v T
-			if json.Unmarshal(raw, &v) == nil && valid(&v) {
+			var e cacheEnvelope[T]
+			if json.Unmarshal(raw, &e) == nil && e.V != nil && valid(e.V) {
 				s.hits |= hit
-				return &v, nil
+				s.noteAge(e.At, ttl)
+				return e.V, nil
 			}
 		}
 	}
 	before := s.requests
 	v, err := fetch()
-	if err == nil && s.requests > before {
-		cacheSet(ctx, s.cl, cache, key, v, ttl)
+	if err != nil {
+		return nil, err
 	}
-	return v, err
+	now := s.run.now()
+	if cache == nil || ttl < 0 {
+		s.noteAge(now, 0) // not kept, so not to be remembered either
+		return v, nil
+	}
+	s.noteAge(now, ttl)
+	if s.requests > before {
+		cacheSet(ctx, s.cl, cache, key, cacheEnvelope[T]{At: now, V: v}, ttl)
+	}
+	return v, nil
 }
 
 // send paces, counts and makes one API call for this resolution.
