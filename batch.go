@@ -130,8 +130,7 @@ func resolveItem(ctx context.Context, base *Client, run *stepRunner, twoRequests
 		r.Err = &ResolveError{Step: StepAddon, ResourceID: id, Err: err}
 		return r
 	}
-	bound, _ := boundResource(cl)
-	s := &itemSteps{run: run, cl: cl, proven: bound == id}
+	s := newItemSteps(ctx, run, cl, id)
 	r.Resolution, r.Err = resolve(ctx, id, twoRequests, s)
 	r.Requests, r.FromCache = s.requests, s.hits
 	return r

@@ -651,6 +651,18 @@ func TestCacheServesAResourceOnlyToItsOwnClients(t *testing.T) {
 	require.NoError(t, got[0].Err)
 	assert.Equal(t, hp.CacheHitCouplings|hp.CacheHitPipeline, got[0].FromCache)
 	assert.Equal(t, map[herokupartnertest.Route]int{herokupartnertest.RouteAddon: 1}, routeCounts(srv.Requests()))
+
+	// That token has now read A's add-on: any client sending it is
+	// served A's entries, with no request.
+	srv.ResetRequests()
+	got = base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: a, Client: srv.Client(w.tokens[0])}}, opt)
+	require.NoError(t, got[0].Err)
+	assert.Equal(t, hp.CacheHitAddon|hp.CacheHitCouplings|hp.CacheHitPipeline, got[0].FromCache)
+	assert.Empty(t, srv.Requests())
+	// It has not read B's.
+	got = base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: b, Client: srv.Client(w.tokens[0])}}, opt)
+	require.Error(t, got[0].Err)
+	assert.Len(t, srv.Requests(), 1)
 }
 
 func TestFailingCacheOnlyCostsRequests(t *testing.T) {

@@ -17,17 +17,24 @@ import (
 //
 // What an entry is served to: entries about an add-on and its coupling are
 // keyed by the resource's uuid, and are only served to a client that has
-// shown it may read that resource. A client made by ForResource(m, id) or
-// WithTokenSource(m.TokenSource(id)) is bound to resource id by its
-// TokenManager, so it is served id's entries without any request, and a
-// token refresh changes nothing. Any other client (WithToken, a token source
-// of your own) cannot be tied to a resource without asking, so its add-on
-// step always goes to the API: that answer proves its token reads the
-// resource, and the coupling is then served from the cache. A pipeline
-// entry, keyed by pipeline id, is only reached through a coupling served
-// under these rules. An entry is served without asking the API, so within
-// its ttl a bound client whose grant was revoked still resolves; keep
-// CouplingsTTL short if that matters.
+// shown it may read that resource:
+//   - a client made by ForResource(m, id) or
+//     WithTokenSource(m.TokenSource(id)) is bound to resource id by its
+//     TokenManager; it is served id's entries without any request, and a
+//     token refresh changes nothing;
+//   - any other client (WithToken, a token source of your own) is served
+//     them once its current access token has read id's add-on from the API
+//     in this process. Its first resolution of id asks for the add-on
+//     (that answer is the proof) and is then served the coupling from the
+//     cache; later ones, by any client sending the same token, are served
+//     everything. A new access token proves itself again, with one request.
+//     The process remembers an HMAC of the token under a random key of its
+//     own, never the token, and never in the cache.
+//
+// A pipeline entry, keyed by pipeline id, is only reached through a
+// coupling served under these rules. An entry is served without asking the
+// API, so within its ttl a client whose grant was revoked still resolves;
+// keep CouplingsTTL short if that matters.
 type Cache interface {
 	// Get returns the value stored under key, and false when there is none
 	// or it has expired.

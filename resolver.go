@@ -2,15 +2,11 @@ package herokupartner
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -26,10 +22,11 @@ const DefaultFailureTTL = time.Minute
 // requests of one resolution, however many callers ask at once.
 //
 // Give it clients bound to their resource by a TokenManager (ForResource):
-// only those are served what the cache and the Resolver remember about a
-// resource (see Cache) and share one resolution per resource. Another
-// client's call always asks the API for the add-on, and shares work only
-// with callers using that same *Client.
+// those share one resolution per resource, and are served whole
+// resolutions kept in memory. Another client (WithToken) is served the
+// cache only once its token has proved access (see Cache), shares
+// in-flight work only with callers of the same *Client, and has its
+// failures asked again every call.
 //
 // A failure that asking again would only repeat is remembered for a bound
 // client: a revoked grant (ErrGrantRevoked) and an add-on the API no longer
@@ -60,7 +57,6 @@ type Resolver struct {
 	once    sync.Once
 	run     stepRunner
 	flights singleflight.Group
-	key     []byte // keys the fingerprints of failed tokens; never leaves the process
 
 	// memo keeps whole resolutions until the oldest answer in each stops
 	// being servable under Policy, so that a warm call decodes nothing.
@@ -93,8 +89,6 @@ func (r *Resolver) init() {
 		}
 		r.run = stepRunner{now: r.now, cache: cache, policy: r.Policy.withDefaults()}
 		r.memo = map[string]memoized{}
-		r.key = make([]byte, 32)
-		_, _ = rand.Read(r.key) // crypto/rand.Read never fails
 		r.failures = map[string]failure{}
 	})
 }
@@ -143,7 +137,7 @@ func (r *Resolver) Resolve(ctx context.Context, cl *Client, resourceUUID string)
 		// The shared resolution outlives a caller that gives up: the
 		// others still wait for it. The request path bounds it in time.
 		fctx := context.WithoutCancel(ctx)
-		s := &itemSteps{run: &r.run, cl: cl, proven: bound}
+		s := newItemSteps(fctx, &r.run, cl, id)
 		res, err := resolve(fctx, id, r.TwoRequests, s)
 		switch {
 		case !bound:
@@ -229,7 +223,7 @@ func (r *Resolver) remember(ctx context.Context, cl *Client, id string, err erro
 	if ttl < 0 || !worthRemembering(err) {
 		return
 	}
-	f := failure{err: err, token: r.fingerprint(ctx, cl), expires: r.now().Add(ttl)}
+	f := failure{err: err, token: fingerprint(ctx, cl), expires: r.now().Add(ttl)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.failures) >= DefaultMemoryCacheSize {
@@ -258,7 +252,7 @@ func (r *Resolver) remembered(ctx context.Context, cl *Client, id string) error 
 	if r.now().Before(f.expires) {
 		// A token source that fails now cannot have a new token, so an
 		// unknown fingerprint keeps the failure.
-		if cur := r.fingerprint(ctx, cl); cur == "" || cur == f.token {
+		if cur := fingerprint(ctx, cl); cur == "" || cur == f.token {
 			return f.err
 		}
 	}
@@ -268,30 +262,6 @@ func (r *Resolver) remembered(ctx context.Context, cl *Client, id string) error 
 	}
 	r.mu.Unlock()
 	return nil
-}
-
-// fingerprint identifies cl's current access token without keeping it: an
-// HMAC under a key that never leaves this Resolver. For a TokenManager's
-// client it reads the store and sends nothing unless the token is due for
-// a refresh. It returns "" when the token cannot be had.
-func (r *Resolver) fingerprint(ctx context.Context, cl *Client) string {
-	var (
-		tok *oauth2.Token
-		err error
-	)
-	if cts, ok := cl.tokens.(interface {
-		TokenContext(context.Context) (*oauth2.Token, error)
-	}); ok {
-		tok, err = cts.TokenContext(ctx)
-	} else {
-		tok, err = cl.tokens.Token()
-	}
-	if err != nil || tok == nil || tok.AccessToken == "" {
-		return ""
-	}
-	mac := hmac.New(sha256.New, r.key)
-	mac.Write([]byte(tok.AccessToken))
-	return string(mac.Sum(nil))
 }
 
 // clone gives a caller its own copy of a shared Resolution.

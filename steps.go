@@ -42,9 +42,11 @@ type itemSteps struct {
 	run *stepRunner
 	cl  *Client
 	// proven says the client may be served the resource's entries: its
-	// tokens are bound to the resource, or its own add-on request just
-	// succeeded (see Cache).
-	proven   bool
+	// tokens are bound to the resource, or its token has read the add-on
+	// from the API (see Cache and proofs).
+	proven bool
+	// token is the fingerprint of an unbound client's token, "" if bound.
+	token    string
 	requests int
 	hits     CacheHits
 	// fresh is when the oldest answer used so far stops being servable
@@ -80,8 +82,9 @@ func (s *itemSteps) addon(ctx context.Context, id string) (*Addon, error) {
 		func() (*Addon, error) {
 			return send(ctx, s, func() (*Addon, error) { return liveSteps{s.cl}.addon(ctx, id) })
 		})
-	if err == nil {
+	if err == nil && !s.proven {
 		s.proven = true
+		proofs.add(s.token, id)
 	}
 	return a, err
 }
@@ -220,6 +223,22 @@ func tokenSpecific(err error) bool {
 		return apiErr.StatusCode == http.StatusUnauthorized || apiErr.StatusCode == http.StatusForbidden
 	}
 	return true
+}
+
+// newItemSteps returns the steps of resolving resource id with cl, which
+// may be served id's cache entries if its tokens are bound to id or have
+// already read id's add-on from the API.
+func newItemSteps(ctx context.Context, run *stepRunner, cl *Client, id string) *itemSteps {
+	s := &itemSteps{run: run, cl: cl}
+	if b, ok := boundResource(cl); ok && b == id {
+		s.proven = true
+		return s
+	}
+	if run.cache != nil {
+		s.token = fingerprint(ctx, cl)
+		s.proven = proofs.has(s.token, id)
+	}
+	return s
 }
 
 // boundResource returns the canonical resource uuid cl's tokens are bound
