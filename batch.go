@@ -10,7 +10,9 @@ import (
 
 // BatchItem is one add-on resource to resolve and the client, carrying that
 // resource's token, to resolve it with. A nil Client means the client
-// ResolvePipelines was called on.
+// ResolvePipelines was called on. Prefer a client from ForResource: with
+// BatchCache it is served its resource's entries without a request (see
+// Cache for who is served what).
 type BatchItem struct {
 	ResourceUUID string
 	Client       *Client
