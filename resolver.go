@@ -50,8 +50,8 @@ type Resolver struct {
 	// pipeline, as BatchTwoRequests does for a batch: a cold resolution
 	// then costs 2 requests and its Pipeline is partial.
 	TwoRequests bool
-	// Now is the clock of remembered failures and of the default cache;
-	// nil means time.Now.
+	// Now is the clock of everything the Resolver remembers, and of the
+	// default cache; nil means time.Now.
 	Now func() time.Time
 
 	once    sync.Once
