@@ -46,6 +46,9 @@ func (c *Client) ResolvePipeline(ctx context.Context, resourceUUID string) (*Res
 		// wrong place.
 		return nil, &ResolveError{Step: StepAddon, Err: err}
 	}
+	if c == nil {
+		return nil, &ResolveError{Step: StepAddon, ResourceID: id, Err: fmt.Errorf("%w: nil client, nothing sent", ErrNoToken)}
+	}
 	return resolve(ctx, id, false, liveSteps{c})
 }
 

@@ -50,6 +50,10 @@ func TestResolvePipelineFailuresAreResolveErrors(t *testing.T) {
 	_, err = srv.Client("").ResolvePipeline(ctx, uuid.NewString())
 	require.ErrorAs(t, err, &re)
 	assert.ErrorIs(t, err, hp.ErrNoToken)
+	var nilClient *hp.Client
+	_, err = nilClient.ResolvePipeline(ctx, uuid.NewString())
+	require.ErrorAs(t, err, &re)
+	assert.ErrorIs(t, err, hp.ErrNoToken)
 }
 
 func TestBatchResultsCarryCanonicalIDs(t *testing.T) {
