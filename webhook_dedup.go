@@ -77,7 +77,7 @@ func (m *MemoryDedup) Begin(_ context.Context, key string, ttl time.Duration) (D
 		m.ll.Remove(el)
 		delete(m.items, key)
 	}
-	m.items[key] = m.ll.PushFront(&dedupEntry{key: key, state: DedupNew, expires: now.Add(ttl)})
+	m.items[key] = m.ll.PushFront(&dedupEntry{key: key, state: DedupInFlight, expires: now.Add(ttl)})
 	m.trim(now)
 	return DedupNew, nil
 }

@@ -214,7 +214,7 @@ func ParseWebhookEvent(body []byte) (*WebhookEvent, error) {
 		Data: env.Data, PreviousData: env.PreviousData,
 	}
 	var err error
-	if ev.ID, err = uuid.Parse(id); err != nil {
+	if ev.ID, err = uuid.Parse(id); err != nil || ev.ID == uuid.Nil {
 		return nil, errors.New("herokupartner: webhook event: id is missing or not a UUID")
 	}
 	// Metadata ids are informative only; one Heroku garbles must not cost
