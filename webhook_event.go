@@ -160,8 +160,17 @@ func (e WebhookEvent) String() string {
 	return fmt.Sprintf("%s %s event %s", e.Include, e.Action, e.ID)
 }
 
-// GoString is String, for %#v.
-func (e WebhookEvent) GoString() string { return e.String() }
+// Format prints String under every verb, so that %d or %x never spell
+// out Data's bytes; %q quotes it.
+func (e WebhookEvent) Format(f fmt.State, verb rune) { formatAs(f, verb, e.String()) }
+
+func formatAs(f fmt.State, verb rune, s string) {
+	if verb == 'q' {
+		fmt.Fprintf(f, "%q", s)
+		return
+	}
+	_, _ = f.Write([]byte(s))
+}
 
 // LogValue logs the event's identity, never its data.
 func (e WebhookEvent) LogValue() slog.Value {
@@ -310,6 +319,14 @@ type WebhookEventRecord struct {
 		Version      string          `json:"version"`
 	} `json:"payload"`
 }
+
+// String names the record without its payload, as WebhookEvent.String.
+func (r WebhookEventRecord) String() string {
+	return fmt.Sprintf("%s %s event %s", r.Include, r.Payload.Action, r.ID)
+}
+
+// Format prints String under every verb.
+func (r WebhookEventRecord) Format(f fmt.State, verb rune) { formatAs(f, verb, r.String()) }
 
 // Event decodes the record into a WebhookEvent, so that events missed
 // while a receiver was down can be replayed through the same handler.

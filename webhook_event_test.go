@@ -2,6 +2,7 @@ package herokupartner
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -88,8 +89,15 @@ func TestPrintedEventsHoldNoData(t *testing.T) {
 	ev := parseFixtureEvent(t, "webhook_attachment_create.json")
 	var logs bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logs, nil)).Info("got", "event", ev, "value", *ev)
-	for _, out := range []string{fmt.Sprint(ev), fmt.Sprintf("%+v", *ev), fmt.Sprintf("%#v", ev), fmt.Sprintf("%s", ev), logs.String()} {
+	secretBytes := fmt.Sprintf("%d", []byte("logplex-secret"))
+	secretBytes = secretBytes[1 : len(secretBytes)-1]
+	rec := WebhookEventRecord{ID: ev.ID}
+	rec.Payload.Data = ev.Data
+	for _, out := range []string{fmt.Sprint(ev), fmt.Sprintf("%+v", *ev), fmt.Sprintf("%#v", ev), fmt.Sprintf("%s|%q", ev, ev),
+		fmt.Sprintf("%d %x %v", *ev, *ev, []*WebhookEvent{ev}), fmt.Sprintf("%d %+v %x", rec, rec, &rec), logs.String()} {
 		assert.NotContains(t, out, "logplex-secret")
+		assert.NotContains(t, out, secretBytes)
+		assert.NotContains(t, out, hex.EncodeToString([]byte("logplex-secret")))
 		assert.Contains(t, out, ev.ID.String())
 	}
 }
