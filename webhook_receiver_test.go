@@ -399,3 +399,62 @@ func TestReceiverLogsNoSecrets(t *testing.T) {
 		assert.NotContains(t, logs, s)
 	}
 }
+
+func TestReceiverWithoutAuthorizationAndAtTheSizeLimit(t *testing.T) {
+	body := readFixture(t, "webhook_addon_plan.json")
+	rig := newReceiverRig(t, func(c *WebhookReceiverConfig) {
+		c.Authorization = Secret{}
+		c.MaxBody = int64(len(body))
+	})
+	rec := rig.deliver(body, webhookSignatureHeader, sign(body, hookSecret))
+	assert.Equal(t, http.StatusNoContent, rec.Code, "no Authorization configured, a body of exactly MaxBody")
+	longer := append(append([]byte(nil), body...), ' ')
+	rec = rig.deliver(longer, webhookSignatureHeader, sign(longer, hookSecret))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+}
+
+// alwaysNew is a WebhookDedup that never remembers, so a benchmark can
+// deliver one body again and again.
+type alwaysNew struct{}
+
+func (alwaysNew) Begin(context.Context, string, time.Duration) (DedupState, error) {
+	return DedupNew, nil
+}
+func (alwaysNew) Finish(context.Context, string, bool, time.Duration) error { return nil }
+
+// BenchmarkWebhookReceiver compares a whole delivery (authorization,
+// signature under two secrets, decoding, dedup, OnEvent) with decoding
+// alone, the baseline: go test -run '^$' -bench WebhookReceiver -benchmem .
+func BenchmarkWebhookReceiver(b *testing.B) {
+	body := readFixture(b, "webhook_app_update.json")
+	b.Run("decode-only", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := ParseWebhookEvent(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("delivery", func(b *testing.B) {
+		r, err := NewWebhookReceiver(WebhookReceiverConfig{
+			Secrets: []Secret{NewSecret(hookOldSecret), NewSecret(hookSecret)}, Authorization: NewSecret(hookAuth),
+			OnEvent: func(context.Context, *WebhookEvent) error { return nil }, Dedup: alwaysNew{},
+			Now: func() time.Time { return time.Date(2025, 1, 2, 10, 1, 0, 0, time.UTC) },
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		sig := sign(body, hookSecret)
+		b.ReportAllocs()
+		for b.Loop() {
+			req := httptest.NewRequest(http.MethodPost, "/hooks", bytes.NewReader(body))
+			req.Header.Set("Authorization", hookAuth)
+			req.Header.Set(webhookSignatureHeader, sig)
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, req)
+			if rec.Code != http.StatusNoContent {
+				b.Fatal(rec.Code)
+			}
+		}
+	})
+}
