@@ -295,6 +295,8 @@ func describeJSONError(err error) error {
 	switch {
 	case errors.As(err, &syn):
 		return fmt.Errorf("not valid JSON (at byte %d)", syn.Offset)
+	case errors.As(err, &typ) && typ.Field == "":
+		return fmt.Errorf("want a JSON object, got JSON %s", typ.Value)
 	case errors.As(err, &typ):
 		return fmt.Errorf("field %q: want %s, got JSON %s", typ.Field, typ.Type, typ.Value)
 	}

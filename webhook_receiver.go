@@ -42,8 +42,10 @@ type WebhookReceiverConfig struct {
 	// every delivery: the value given to SubscribeAddonWebhooks.
 	Authorization Secret
 	// OnEvent handles one event. It runs before the answer, with a
-	// context that ends after HandlerTimeout; calls never overlap, so
-	// events are applied one at a time in the order they arrive. An error
+	// context that ends HandlerTimeout after the delivery was checked (the
+	// wait for earlier events included); calls never overlap, so events
+	// are applied one at a time in the order they arrive. It must return
+	// when its context ends, since later deliveries wait for it. An error
 	// answers 500, and Heroku delivers the event again (sync level).
 	OnEvent func(ctx context.Context, ev *WebhookEvent) error
 	// Dedup remembers handled events; nil means a MemoryDedup of

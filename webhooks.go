@@ -49,8 +49,8 @@ type WebhookSubscription struct {
 	// URL receives the deliveries: https, or http on a loopback host for
 	// tests. Putting the resource's uuid in it tells add-ons apart.
 	URL string
-	// Include lists the entities to be notified about; empty means
-	// DefaultWebhookInclude.
+	// Include lists the entities to be notified about; nil means
+	// DefaultWebhookInclude (an empty non-nil list is refused).
 	Include []string
 	// Level is WebhookLevelSync when empty, so that an event missed while
 	// the receiver was down is delivered again.
