@@ -73,17 +73,31 @@ type OAuthGrant struct {
 
 // String describes g without its code.
 func (g OAuthGrant) String() string {
-	return fmt.Sprintf("herokupartner.OAuthGrant{Code:%s ExpiresAt:%s Type:%q}",
-		redacted(g.Code.Reveal()), formatTime(g.ExpiresAt), g.Type)
+	return fmt.Sprintf("herokupartner.OAuthGrant{Code:%q ExpiresAt:%s Type:%q}",
+		g.Code, formatTime(g.ExpiresAt), g.Type)
 }
 
 // GoString describes g without its code, for %#v.
 func (g OAuthGrant) GoString() string { return g.String() }
 
+// Format prints String under every verb, so that no verb walks the fields.
+func (g OAuthGrant) Format(f fmt.State, verb rune) { formatAs(f, verb, g.String()) }
+
 // LogValue makes slog log g without its code.
 func (g OAuthGrant) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("code", redacted(g.Code.Reveal())),
+	return slog.GroupValue(slog.Any("code", g.Code),
 		slog.Time("expires_at", g.ExpiresAt), slog.String("type", g.Type))
+}
+
+// UnmarshalJSON decodes a grant as ParseProvisionRequest decodes
+// oauth_grant, with the same rules and errors.
+func (g *OAuthGrant) UnmarshalJSON(data []byte) error {
+	parsed, field, err := parseGrant(data)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalidProvisionRequest, field, err)
+	}
+	*g = *parsed
+	return nil
 }
 
 // String describes r with its credentials redacted.
@@ -92,13 +106,16 @@ func (r ProvisionRequest) String() string {
 	if r.OAuthGrant != nil {
 		grant = r.OAuthGrant.String()
 	}
-	return fmt.Sprintf("herokupartner.ProvisionRequest{UUID:%s Name:%q Plan:%q Region:%q CallbackURL:%q Options:%q OAuthGrant:%s LogInputURL:%q LogDrainToken:%s HerokuID:%q}",
+	return fmt.Sprintf("herokupartner.ProvisionRequest{UUID:%s Name:%q Plan:%q Region:%q CallbackURL:%q Options:%q OAuthGrant:%s LogInputURL:%q LogDrainToken:%q HerokuID:%q}",
 		r.UUID, r.Name, r.Plan, r.Region, r.CallbackURL, r.Options, grant,
-		r.LogInputURL.String(), redacted(r.LogDrainToken.Reveal()), r.HerokuID)
+		r.LogInputURL, r.LogDrainToken, r.HerokuID)
 }
 
 // GoString describes r with its credentials redacted, for %#v.
 func (r ProvisionRequest) GoString() string { return r.String() }
+
+// Format prints String under every verb, so that no verb walks the fields.
+func (r ProvisionRequest) Format(f fmt.State, verb rune) { formatAs(f, verb, r.String()) }
 
 // LogValue makes slog log r with its credentials redacted.
 func (r ProvisionRequest) LogValue() slog.Value {
@@ -106,8 +123,8 @@ func (r ProvisionRequest) LogValue() slog.Value {
 		slog.String("uuid", r.UUID.String()), slog.String("name", r.Name), slog.String("plan", r.Plan),
 		slog.String("region", r.Region), slog.String("callback_url", r.CallbackURL),
 		slog.Any("options", r.Options),
-		slog.String("log_input_url", r.LogInputURL.String()),
-		slog.String("log_drain_token", redacted(r.LogDrainToken.Reveal())),
+		slog.Any("log_input_url", r.LogInputURL),
+		slog.Any("log_drain_token", r.LogDrainToken),
 	}
 	if r.OAuthGrant != nil {
 		attrs = append(attrs, slog.Any("oauth_grant", *r.OAuthGrant))
@@ -116,6 +133,20 @@ func (r ProvisionRequest) LogValue() slog.Value {
 		attrs = append(attrs, slog.String("heroku_id", r.HerokuID))
 	}
 	return slog.GroupValue(attrs...)
+}
+
+// UnmarshalJSON decodes r exactly as ParseProvisionRequest does: the same
+// checks, forms and errors (JSON null, not being a request, is refused too).
+// In particular it refuses the "[redacted]" placeholders that json.Marshal
+// writes for the credentials, so a request written through the default JSON
+// cannot come back with a fake grant code.
+func (r *ProvisionRequest) UnmarshalJSON(data []byte) error {
+	parsed, err := parseProvisionBody(data)
+	if err != nil {
+		return err
+	}
+	*r = *parsed
+	return nil
 }
 
 func formatTime(t time.Time) string {
@@ -128,9 +159,17 @@ func formatTime(t time.Time) string {
 // ParseProvisionRequest reads and validates a provisioning request body. It
 // requires a UUID and, when a grant is present, a non-empty code; it accepts
 // fields it does not know, as Heroku asks, and reads at most
-// MaxProvisionRequestSize bytes. oauth_grant.expires_at may be RFC 3339,
-// the "2016-03-03T18:01:31-0800" form Heroku documents, or Unix seconds.
-// Errors wrap ErrInvalidProvisionRequest and name the field.
+// MaxProvisionRequestSize bytes. oauth_grant.expires_at may be RFC 3339
+// (with or without fractional seconds), the "2016-03-03T18:01:31-0800" form
+// Heroku documents, Ruby's "2016-03-03 18:01:31 -0800", or Unix seconds (a
+// number or a string of digits, returned in UTC); a string keeps the
+// sender's offset. Errors wrap
+// ErrInvalidProvisionRequest, name the field and never repeat its value.
+//
+// The request keeps its credentials as Secrets, which json.Marshal
+// redacts. To keep a request for a later exchange, persist the raw body
+// (encrypted: it holds the grant code) and parse it again when needed;
+// json.Unmarshal into a ProvisionRequest is this same parser.
 func ParseProvisionRequest(r io.Reader) (*ProvisionRequest, error) {
 	if r == nil {
 		return nil, fmt.Errorf("%w: no body", ErrInvalidProvisionRequest)
@@ -139,6 +178,11 @@ func ParseProvisionRequest(r io.Reader) (*ProvisionRequest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading body: %w", ErrInvalidProvisionRequest, err)
 	}
+	return parseProvisionBody(data)
+}
+
+// parseProvisionBody is ParseProvisionRequest on a body already read.
+func parseProvisionBody(data []byte) (*ProvisionRequest, error) {
 	if len(data) > MaxProvisionRequestSize {
 		return nil, fmt.Errorf("%w: body larger than %d bytes", ErrInvalidProvisionRequest, MaxProvisionRequestSize)
 	}
@@ -146,8 +190,8 @@ func ParseProvisionRequest(r io.Reader) (*ProvisionRequest, error) {
 	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
 		return nil, fmt.Errorf("%w: body is not a JSON object", ErrInvalidProvisionRequest)
 	}
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidProvisionRequest, field, fmt.Sprintf(format, args...))
+	bad := func(field, problem string) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalidProvisionRequest, field, problem)
 	}
 
 	req := &ProvisionRequest{}
@@ -157,11 +201,11 @@ func ParseProvisionRequest(r io.Reader) (*ProvisionRequest, error) {
 	}
 	var idText string
 	if err := json.Unmarshal(rawID, &idText); err != nil {
-		return nil, bad("uuid", "want a string, got %s", jsonKind(rawID))
+		return nil, bad("uuid", "want a string, got "+jsonKind(rawID))
 	}
 	id, err := uuid.Parse(strings.TrimSpace(idText))
 	if err != nil || id == uuid.Nil {
-		return nil, bad("uuid", "%.64q is not a UUID", idText)
+		return nil, bad("uuid", "not a UUID")
 	}
 	req.UUID = id
 
@@ -179,15 +223,21 @@ func ParseProvisionRequest(r io.Reader) (*ProvisionRequest, error) {
 			continue
 		}
 		if err := json.Unmarshal(raw, f.dst); err != nil {
-			return nil, bad(f.name, "want a string, got %s", jsonKind(raw))
+			return nil, bad(f.name, "want a string, got "+jsonKind(raw))
 		}
+	}
+	if isRedactedPlaceholder(logInputURL) {
+		return nil, bad("log_input_url", errRedactedPlaceholder)
+	}
+	if isRedactedPlaceholder(logDrainToken) {
+		return nil, bad("log_drain_token", errRedactedPlaceholder)
 	}
 	req.LogInputURL, req.LogDrainToken = newSecretURL(logInputURL), NewSecret(logDrainToken)
 
 	if raw, ok := fields["options"]; ok && !isNull(raw) {
 		opts, err := parseOptions(raw)
 		if err != nil {
-			return nil, bad("options", "%s", err)
+			return nil, bad("options", err.Error())
 		}
 		req.Options = opts
 	}
@@ -195,11 +245,21 @@ func ParseProvisionRequest(r io.Reader) (*ProvisionRequest, error) {
 	if raw, ok := fields["oauth_grant"]; ok && !isNull(raw) {
 		g, field, err := parseGrant(raw)
 		if err != nil {
-			return nil, bad(field, "%s", err)
+			return nil, bad(field, err.Error())
 		}
 		req.OAuthGrant = g
 	}
 	return req, nil
+}
+
+// errRedactedPlaceholder explains a credential that json.Marshal redacted.
+const errRedactedPlaceholder = "holds the redacted placeholder json.Marshal writes, not a credential: persist the raw request body instead"
+
+// isRedactedPlaceholder reports whether s is a printed form of a Secret
+// ("[redacted]", or scheme://host/[redacted] for a URL) rather than a value.
+func isRedactedPlaceholder(s string) bool {
+	return s == redactedText || strings.HasSuffix(s, "://"+redactedText) ||
+		strings.Contains(s, "://") && strings.HasSuffix(s, "/"+redactedText)
 }
 
 func isNull(raw json.RawMessage) bool {
@@ -242,13 +302,13 @@ func parseOptions(raw json.RawMessage) (map[string]string, error) {
 		case len(v) > 0 && v[0] == '"':
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, fmt.Errorf("%q: %w", k, err)
+				return nil, errors.New("an option value is not a valid string")
 			}
 			out[k] = s
 		default:
 			var buf bytes.Buffer
 			if err := json.Compact(&buf, v); err != nil {
-				return nil, fmt.Errorf("%q: %w", k, err)
+				return nil, errors.New("an option value is not valid JSON")
 			}
 			out[k] = buf.String()
 		}
@@ -271,16 +331,19 @@ func parseGrant(raw json.RawMessage) (*OAuthGrant, string, error) {
 	if err := json.Unmarshal(code, &codeText); err != nil {
 		return nil, "oauth_grant.code", fmt.Errorf("want a string, got %s", jsonKind(code))
 	}
-	g.Code = NewSecret(codeText)
 	if strings.TrimSpace(codeText) == "" {
 		return nil, "oauth_grant.code", errors.New("empty")
 	}
+	if codeText == redactedText {
+		return nil, "oauth_grant.code", errors.New(errRedactedPlaceholder)
+	}
+	g.Code = NewSecret(codeText)
 	if typ, ok := fields["type"]; ok && !isNull(typ) {
 		if err := json.Unmarshal(typ, &g.Type); err != nil {
 			return nil, "oauth_grant.type", fmt.Errorf("want a string, got %s", jsonKind(typ))
 		}
 		if g.Type != "" && g.Type != GrantTypeAuthorizationCode {
-			return nil, "oauth_grant.type", fmt.Errorf("%.40q is not %q", g.Type, GrantTypeAuthorizationCode)
+			return nil, "oauth_grant.type", fmt.Errorf("not %q", GrantTypeAuthorizationCode)
 		}
 	}
 	if exp, ok := fields["expires_at"]; ok && !isNull(exp) {
@@ -326,8 +389,14 @@ func parseGrantExpiry(raw json.RawMessage) (time.Time, error) {
 	}
 	for _, layout := range grantTimeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
+			// The sender's offset is kept; a time that JSON cannot
+			// encode (year past 9999, offset of 24 hours) is refused, so
+			// that json.Marshal of a parsed request always works.
+			if _, err := t.MarshalJSON(); err != nil {
+				return time.Time{}, errors.New("out of range")
+			}
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%.40q is neither RFC 3339 nor like 2016-03-03T18:01:31-0800", s)
+	return time.Time{}, errors.New("neither RFC 3339 nor like 2016-03-03T18:01:31-0800 nor Unix seconds")
 }

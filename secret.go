@@ -82,12 +82,17 @@ func (s Secret) GoString() string { return s.String() }
 
 // Format prints String under every verb, so that %d, %x or %s never
 // reveal the value; %q quotes it.
-func (s Secret) Format(f fmt.State, verb rune) {
+func (s Secret) Format(f fmt.State, verb rune) { formatAs(f, verb, s.String()) }
+
+// formatAs prints text under every verb, quoted for %q: the Format of every
+// type that holds a Secret, so that no verb (%d, %x, ...) falls back to
+// walking its fields.
+func formatAs(f fmt.State, verb rune, text string) {
 	if verb == 'q' {
-		fmt.Fprintf(f, "%q", s.String())
+		_, _ = fmt.Fprintf(f, "%q", text)
 		return
 	}
-	_, _ = f.Write([]byte(s.String()))
+	_, _ = f.Write([]byte(text))
 }
 
 // LogValue makes slog log String.
