@@ -2,6 +2,7 @@ package herokupartner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,6 +79,18 @@ func (c TokenManagerConfig) Format(f fmt.State, verb rune) { formatAs(f, verb, c
 
 // LogValue makes slog log c without its client secret.
 func (c TokenManagerConfig) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// MarshalJSON encodes the settings String shows, the client secret
+// redacted: the default encoding would fail on HTTPClient's function fields
+// and cannot describe Store or Logger.
+func (c TokenManagerConfig) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ClientSecret  Secret
+		Store         string
+		TokenURL      string
+		RefreshBefore string
+	}{c.ClientSecret, fmt.Sprintf("%T", c.Store), c.TokenURL, c.RefreshBefore.String()})
+}
 
 // TokenManager exchanges each add-on resource's grant code for tokens, keeps
 // them in a TokenStore and refreshes them before they expire. It is safe for
