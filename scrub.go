@@ -3,6 +3,7 @@ package herokupartner
 import (
 	"encoding/base64"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -28,6 +29,14 @@ func scrub(s string, secrets ...string) string {
 			continue
 		}
 		s = secretPattern(sec).ReplaceAllLiteralString(s, redactedText)
+		if !utf8.ValidString(sec) {
+			// A regexp cannot name invalid bytes; the raw and escaped forms
+			// are replaced literally instead.
+			for _, form := range []string{sec, url.QueryEscape(sec), url.PathEscape(sec)} {
+				s = strings.ReplaceAll(s, form, redactedText)
+				s = strings.ReplaceAll(s, lowerEscapes(form), redactedText)
+			}
+		}
 		for _, form := range base64Cores(sec) {
 			s = strings.ReplaceAll(s, form, redactedText)
 		}
@@ -66,6 +75,25 @@ func secretPattern(sec string) *regexp.Regexp {
 	}
 	// The pattern is built from escaped pieces only, so it always compiles.
 	return regexp.MustCompile(b.String())
+}
+
+// lowerEscapes lower-cases the hex digits of the percent escapes in s.
+func lowerEscapes(s string) string {
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] == '%' {
+			b[i+1], b[i+2] = asciiLowerByte(b[i+1]), asciiLowerByte(b[i+2])
+			i += 2
+		}
+	}
+	return string(b)
+}
+
+func asciiLowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // hexPattern matches v written as width hex digits in either case.

@@ -125,6 +125,14 @@ func TestScrubBase64InsideALongerText(t *testing.T) {
 	}
 }
 
+func TestScrubInvalidUTF8Secret(t *testing.T) {
+	sec := "tok\xff\xfe-SECRET"
+	for _, form := range []string{sec, url.QueryEscape(sec), lowerHex(url.QueryEscape(sec))} {
+		out := scrub("x "+form+" y", sec)
+		assert.Equal(t, "x "+redactedText+" y", out)
+	}
+}
+
 func TestScrubLeavesOtherTextAlone(t *testing.T) {
 	text := `{"id":"invalid_grant","message":"The grant is invalid; 100% sure. a+b/c"}`
 	assert.Equal(t, text, scrub(text, scrubSecrets...))
