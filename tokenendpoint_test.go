@@ -295,3 +295,21 @@ func TestTokenSourceRefusesABadIDAtOnce(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidID)
 	assert.Zero(t, hits.Load(), "nothing was sent")
 }
+
+// A grant code refused with 400 invalid_grant matches ErrUnauthorized, as a
+// 401 does, but is not a revoked grant.
+func TestRefusedCodeIsUnauthorized(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"The code has expired."}`))
+	}))
+	t.Cleanup(srv.Close)
+	m, err := NewTokenManager(TokenManagerConfig{ClientSecret: NewSecret(oauthSecret), TokenURL: srv.URL + "/oauth/token"})
+	require.NoError(t, err)
+	_, err = m.Exchange(context.Background(), addonID, OAuthGrant{Code: NewSecret("HRKU-code-expired")})
+	require.ErrorIs(t, err, ErrUnauthorized)
+	assert.NotErrorIs(t, err, ErrGrantRevoked)
+	assert.Contains(t, err.Error(), "invalid, expired or already used")
+	assert.Contains(t, err.Error(), "The code has expired.")
+}
