@@ -82,7 +82,8 @@ func (s Secret) Equal(o Secret) bool {
 	return subtle.ConstantTimeCompare([]byte(s.Reveal()), []byte(o.Reveal())) == 1
 }
 
-// String returns "[redacted]", or "" for an empty Secret.
+// String returns "[redacted]" (scheme://host/[redacted] for a URL that
+// embeds a credential), or "" for an empty Secret.
 func (s Secret) String() string {
 	if s.IsZero() {
 		return ""
