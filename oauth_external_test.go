@@ -39,7 +39,7 @@ func ExampleParseProvisionRequest() {
 	// Output:
 	// 01234567-89ab-cdef-0123-456789abcdef basic 2
 	// grant expires 2016-03-04T02:01:31Z
-	// herokupartner.OAuthGrant{Code:[redacted] ExpiresAt:2016-03-03T18:01:31-08:00 Type:"authorization_code"}
+	// herokupartner.OAuthGrant{Code:"[redacted]" ExpiresAt:2016-03-03T18:01:31-08:00 Type:"authorization_code"}
 	// herokupartner: invalid provisioning request: oauth_grant.code: missing
 }
 

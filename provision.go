@@ -1,14 +1,9 @@
 package herokupartner
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,17 +68,31 @@ type OAuthGrant struct {
 
 // String describes g without its code.
 func (g OAuthGrant) String() string {
-	return fmt.Sprintf("herokupartner.OAuthGrant{Code:%s ExpiresAt:%s Type:%q}",
-		redacted(g.Code.Reveal()), formatTime(g.ExpiresAt), g.Type)
+	return fmt.Sprintf("herokupartner.OAuthGrant{Code:%q ExpiresAt:%s Type:%q}",
+		g.Code, formatTime(g.ExpiresAt), g.Type)
 }
 
 // GoString describes g without its code, for %#v.
 func (g OAuthGrant) GoString() string { return g.String() }
 
+// Format prints String under every verb, so that no verb walks the fields.
+func (g OAuthGrant) Format(f fmt.State, verb rune) { formatAs(f, verb, g.String()) }
+
 // LogValue makes slog log g without its code.
 func (g OAuthGrant) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("code", redacted(g.Code.Reveal())),
+	return slog.GroupValue(slog.Any("code", g.Code),
 		slog.Time("expires_at", g.ExpiresAt), slog.String("type", g.Type))
+}
+
+// UnmarshalJSON decodes a grant as ParseProvisionRequest decodes
+// oauth_grant, with the same rules and errors.
+func (g *OAuthGrant) UnmarshalJSON(data []byte) error {
+	parsed, field, err := parseGrant(data)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalidProvisionRequest, field, err)
+	}
+	*g = *parsed
+	return nil
 }
 
 // String describes r with its credentials redacted.
@@ -92,13 +101,16 @@ func (r ProvisionRequest) String() string {
 	if r.OAuthGrant != nil {
 		grant = r.OAuthGrant.String()
 	}
-	return fmt.Sprintf("herokupartner.ProvisionRequest{UUID:%s Name:%q Plan:%q Region:%q CallbackURL:%q Options:%q OAuthGrant:%s LogInputURL:%q LogDrainToken:%s HerokuID:%q}",
+	return fmt.Sprintf("herokupartner.ProvisionRequest{UUID:%s Name:%q Plan:%q Region:%q CallbackURL:%q Options:%q OAuthGrant:%s LogInputURL:%q LogDrainToken:%q HerokuID:%q}",
 		r.UUID, r.Name, r.Plan, r.Region, r.CallbackURL, r.Options, grant,
-		r.LogInputURL.String(), redacted(r.LogDrainToken.Reveal()), r.HerokuID)
+		r.LogInputURL, r.LogDrainToken, r.HerokuID)
 }
 
 // GoString describes r with its credentials redacted, for %#v.
 func (r ProvisionRequest) GoString() string { return r.String() }
+
+// Format prints String under every verb, so that no verb walks the fields.
+func (r ProvisionRequest) Format(f fmt.State, verb rune) { formatAs(f, verb, r.String()) }
 
 // LogValue makes slog log r with its credentials redacted.
 func (r ProvisionRequest) LogValue() slog.Value {
@@ -106,8 +118,8 @@ func (r ProvisionRequest) LogValue() slog.Value {
 		slog.String("uuid", r.UUID.String()), slog.String("name", r.Name), slog.String("plan", r.Plan),
 		slog.String("region", r.Region), slog.String("callback_url", r.CallbackURL),
 		slog.Any("options", r.Options),
-		slog.String("log_input_url", r.LogInputURL.String()),
-		slog.String("log_drain_token", redacted(r.LogDrainToken.Reveal())),
+		slog.Any("log_input_url", r.LogInputURL),
+		slog.Any("log_drain_token", r.LogDrainToken),
 	}
 	if r.OAuthGrant != nil {
 		attrs = append(attrs, slog.Any("oauth_grant", *r.OAuthGrant))
@@ -118,216 +130,23 @@ func (r ProvisionRequest) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
+// UnmarshalJSON decodes r exactly as ParseProvisionRequest does: the same
+// checks, forms and errors (JSON null, not being a request, is refused too).
+// In particular it refuses the "[redacted]" placeholders that json.Marshal
+// writes for the credentials, so a request written through the default JSON
+// cannot come back with a fake grant code.
+func (r *ProvisionRequest) UnmarshalJSON(data []byte) error {
+	parsed, err := parseProvisionBody(data)
+	if err != nil {
+		return err
+	}
+	*r = *parsed
+	return nil
+}
+
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return "none"
 	}
 	return t.Format(time.RFC3339)
-}
-
-// ParseProvisionRequest reads and validates a provisioning request body. It
-// requires a UUID and, when a grant is present, a non-empty code; it accepts
-// fields it does not know, as Heroku asks, and reads at most
-// MaxProvisionRequestSize bytes. oauth_grant.expires_at may be RFC 3339,
-// the "2016-03-03T18:01:31-0800" form Heroku documents, or Unix seconds.
-// Errors wrap ErrInvalidProvisionRequest and name the field.
-func ParseProvisionRequest(r io.Reader) (*ProvisionRequest, error) {
-	if r == nil {
-		return nil, fmt.Errorf("%w: no body", ErrInvalidProvisionRequest)
-	}
-	data, err := io.ReadAll(io.LimitReader(r, MaxProvisionRequestSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: reading body: %w", ErrInvalidProvisionRequest, err)
-	}
-	if len(data) > MaxProvisionRequestSize {
-		return nil, fmt.Errorf("%w: body larger than %d bytes", ErrInvalidProvisionRequest, MaxProvisionRequestSize)
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil || fields == nil {
-		return nil, fmt.Errorf("%w: body is not a JSON object", ErrInvalidProvisionRequest)
-	}
-	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidProvisionRequest, field, fmt.Sprintf(format, args...))
-	}
-
-	req := &ProvisionRequest{}
-	rawID, ok := fields["uuid"]
-	if !ok || isNull(rawID) {
-		return nil, bad("uuid", "missing")
-	}
-	var idText string
-	if err := json.Unmarshal(rawID, &idText); err != nil {
-		return nil, bad("uuid", "want a string, got %s", jsonKind(rawID))
-	}
-	id, err := uuid.Parse(strings.TrimSpace(idText))
-	if err != nil || id == uuid.Nil {
-		return nil, bad("uuid", "%.64q is not a UUID", idText)
-	}
-	req.UUID = id
-
-	var logInputURL, logDrainToken string
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{
-		{"name", &req.Name}, {"plan", &req.Plan}, {"region", &req.Region},
-		{"callback_url", &req.CallbackURL}, {"log_input_url", &logInputURL},
-		{"log_drain_token", &logDrainToken}, {"heroku_id", &req.HerokuID},
-	} {
-		raw, ok := fields[f.name]
-		if !ok || isNull(raw) {
-			continue
-		}
-		if err := json.Unmarshal(raw, f.dst); err != nil {
-			return nil, bad(f.name, "want a string, got %s", jsonKind(raw))
-		}
-	}
-	req.LogInputURL, req.LogDrainToken = newSecretURL(logInputURL), NewSecret(logDrainToken)
-
-	if raw, ok := fields["options"]; ok && !isNull(raw) {
-		opts, err := parseOptions(raw)
-		if err != nil {
-			return nil, bad("options", "%s", err)
-		}
-		req.Options = opts
-	}
-
-	if raw, ok := fields["oauth_grant"]; ok && !isNull(raw) {
-		g, field, err := parseGrant(raw)
-		if err != nil {
-			return nil, bad(field, "%s", err)
-		}
-		req.OAuthGrant = g
-	}
-	return req, nil
-}
-
-func isNull(raw json.RawMessage) bool {
-	return bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
-}
-
-// jsonKind names the JSON type of raw for an error message, so the message
-// never repeats the value itself.
-func jsonKind(raw json.RawMessage) string {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return "nothing"
-	}
-	switch raw[0] {
-	case '"':
-		return "a string"
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	}
-	return "a number"
-}
-
-func parseOptions(raw json.RawMessage) (map[string]string, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("want an object, got %s", jsonKind(raw))
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		v = bytes.TrimSpace(v)
-		switch {
-		case isNull(v):
-			out[k] = ""
-		case len(v) > 0 && v[0] == '"':
-			var s string
-			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, fmt.Errorf("%q: %w", k, err)
-			}
-			out[k] = s
-		default:
-			var buf bytes.Buffer
-			if err := json.Compact(&buf, v); err != nil {
-				return nil, fmt.Errorf("%q: %w", k, err)
-			}
-			out[k] = buf.String()
-		}
-	}
-	return out, nil
-}
-
-// parseGrant returns the grant, or the name of the field at fault and why.
-func parseGrant(raw json.RawMessage) (*OAuthGrant, string, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil {
-		return nil, "oauth_grant", fmt.Errorf("want an object, got %s", jsonKind(raw))
-	}
-	g := &OAuthGrant{}
-	code, ok := fields["code"]
-	if !ok || isNull(code) {
-		return nil, "oauth_grant.code", errors.New("missing")
-	}
-	var codeText string
-	if err := json.Unmarshal(code, &codeText); err != nil {
-		return nil, "oauth_grant.code", fmt.Errorf("want a string, got %s", jsonKind(code))
-	}
-	g.Code = NewSecret(codeText)
-	if strings.TrimSpace(codeText) == "" {
-		return nil, "oauth_grant.code", errors.New("empty")
-	}
-	if typ, ok := fields["type"]; ok && !isNull(typ) {
-		if err := json.Unmarshal(typ, &g.Type); err != nil {
-			return nil, "oauth_grant.type", fmt.Errorf("want a string, got %s", jsonKind(typ))
-		}
-		if g.Type != "" && g.Type != GrantTypeAuthorizationCode {
-			return nil, "oauth_grant.type", fmt.Errorf("%.40q is not %q", g.Type, GrantTypeAuthorizationCode)
-		}
-	}
-	if exp, ok := fields["expires_at"]; ok && !isNull(exp) {
-		t, err := parseGrantExpiry(exp)
-		if err != nil {
-			return nil, "oauth_grant.expires_at", err
-		}
-		g.ExpiresAt = t
-	}
-	return g, "", nil
-}
-
-// grantTimeLayouts are the expires_at forms accepted besides RFC 3339:
-// Heroku's documented example has an offset without a colon, which
-// time.Time's own JSON decoding rejects, and Ruby's Time#to_s form is what a
-// Rails sender would produce by default. Fractional seconds are accepted in
-// every form.
-var grantTimeLayouts = []string{
-	time.RFC3339Nano,
-	"2006-01-02T15:04:05Z0700",
-	"2006-01-02 15:04:05 -0700",
-}
-
-func parseGrantExpiry(raw json.RawMessage) (time.Time, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] != '"' {
-		var secs float64
-		if err := json.Unmarshal(raw, &secs); err != nil || secs < 0 || secs > 1e11 {
-			return time.Time{}, fmt.Errorf("want a timestamp string or Unix seconds, got %s", jsonKind(raw))
-		}
-		return time.Unix(int64(secs), 0).UTC(), nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return time.Time{}, fmt.Errorf("want a string, got %s", jsonKind(raw))
-	}
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if secs, err := strconv.ParseInt(s, 10, 64); err == nil && secs >= 0 && secs <= 1e11 {
-		return time.Unix(secs, 0).UTC(), nil
-	}
-	for _, layout := range grantTimeLayouts {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("%.40q is neither RFC 3339 nor like 2016-03-03T18:01:31-0800", s)
 }

@@ -103,7 +103,7 @@ func TestParseProvisionRequestErrorsNameTheField(t *testing.T) {
 		{`{}`, "uuid: missing"},
 		{`{"uuid":null}`, "uuid: missing"},
 		{`{"uuid":42}`, "uuid: want a string, got a number"},
-		{`{"uuid":"not-a-uuid"}`, `uuid: "not-a-uuid" is not a UUID`},
+		{`{"uuid":"not-a-uuid"}`, `uuid: not a UUID`},
 		{`{"uuid":"00000000-0000-0000-0000-000000000000"}`, "uuid:"},
 		{fmt.Sprintf(`{"uuid":%q,"plan":7}`, addonID), "plan: want a string, got a number"},
 		{fmt.Sprintf(`{"uuid":%q,"options":"x=y"}`, addonID), "options: want an object, got a string"},
@@ -111,7 +111,7 @@ func TestParseProvisionRequestErrorsNameTheField(t *testing.T) {
 		{grant(`{}`), "oauth_grant.code: missing"},
 		{grant(`{"code":""}`), "oauth_grant.code: empty"},
 		{grant(`{"code":123}`), "oauth_grant.code: want a string, got a number"},
-		{grant(`{"code":"c","type":"password"}`), `oauth_grant.type: "password" is not "authorization_code"`},
+		{grant(`{"code":"c","type":"password"}`), `oauth_grant.type: not "authorization_code"`},
 		{grant(`{"code":"c","expires_at":"next tuesday"}`), "oauth_grant.expires_at:"},
 		{grant(`{"code":"c","expires_at":true}`), "oauth_grant.expires_at: want a timestamp string or Unix seconds, got a boolean"},
 		{`[]`, "not a JSON object"},
@@ -136,12 +136,77 @@ func TestParseProvisionRequestErrorsDoNotEchoTheCode(t *testing.T) {
 	} {
 		_, err := ParseProvisionRequest(strings.NewReader(body))
 		require.Error(t, err)
-		if strings.Contains(body, `"uuid":"`+code) {
-			// A uuid that is not one is quoted to help the sender; it is
-			// the field at fault, not the grant.
-			continue
-		}
 		assertNoToken(t, err.Error())
+	}
+}
+
+// No error names a value the sender wrote, only the field and the problem:
+// a credential pasted into the wrong field must not reach the logs.
+func TestParseProvisionRequestErrorsNeverEchoInput(t *testing.T) {
+	const pasted = "HRKU-pasted-secret-zz9"
+	grant := func(g string) string { return fmt.Sprintf(`{"uuid":%q,"oauth_grant":%s}`, addonID, g) }
+	for _, body := range []string{
+		`{"uuid":"` + pasted + `"}`,
+		`{"uuid":" ` + pasted + ` "}`,
+		grant(`{"code":"c","type":"` + pasted + `"}`),
+		grant(`{"code":"c","expires_at":"` + pasted + `"}`),
+		grant(`{"code":"c","expires_at":"9999-12-31T23:59:59-2400` + `"}`),
+		grant(`{"code":"c","expires_at":{"` + pasted + `":1}}`),
+		fmt.Sprintf(`{"uuid":%q,"options":["%s"]}`, addonID, pasted),
+		fmt.Sprintf(`{"uuid":%q,"plan":{"%s":1}}`, addonID, pasted),
+	} {
+		_, err := ParseProvisionRequest(strings.NewReader(body))
+		require.ErrorIs(t, err, ErrInvalidProvisionRequest, body)
+		assert.NotContains(t, err.Error(), pasted, "the error repeats the sender's value")
+		var viaJSON ProvisionRequest
+		jerr := json.Unmarshal([]byte(body), &viaJSON)
+		require.ErrorIs(t, jerr, ErrInvalidProvisionRequest, "json.Unmarshal is the same parser")
+		assert.Equal(t, err.Error(), jerr.Error())
+	}
+}
+
+// json.Unmarshal into a ProvisionRequest is ParseProvisionRequest: it
+// accepts Heroku's -0800 expiry, and a struct holding a request decodes it.
+func TestProvisionRequestUnmarshalJSONIsTheParser(t *testing.T) {
+	raw := readFixture(t, "provision_v3.json")
+	want := parseFixture(t, "provision_v3.json")
+	var got ProvisionRequest
+	require.NoError(t, json.Unmarshal(raw, &got))
+	assertSameRequest(t, want, &got)
+
+	var holder struct {
+		Req  ProvisionRequest  `json:"req"`
+		Ptr  *ProvisionRequest `json:"ptr"`
+		Rest json.RawMessage   `json:"rest"`
+	}
+	body := `{"req":` + string(raw) + `,"ptr":` + string(raw) + `}`
+	require.NoError(t, json.Unmarshal([]byte(body), &holder))
+	assertSameRequest(t, want, &holder.Req)
+	assertSameRequest(t, want, holder.Ptr)
+
+	var g OAuthGrant
+	require.NoError(t, json.Unmarshal([]byte(`{"code":"c0de","expires_at":"2016-03-03T18:01:31-0800"}`), &g))
+	assert.Equal(t, "c0de", g.Code.Reveal())
+	assert.True(t, g.ExpiresAt.Equal(time.Date(2016, 3, 4, 2, 1, 31, 0, time.UTC)))
+	assert.ErrorIs(t, json.Unmarshal([]byte(`{"code":""}`), &g), ErrInvalidProvisionRequest)
+
+	// The documented way to keep a request for a later exchange: keep the
+	// raw body and parse it again.
+	again, err := ParseProvisionRequest(bytes.NewReader(raw))
+	require.NoError(t, err)
+	assertSameRequest(t, want, again)
+}
+
+// assertSameRequest compares two requests, secrets included.
+func assertSameRequest(t *testing.T, want, got *ProvisionRequest) {
+	t.Helper()
+	require.Equal(t, want.String(), got.String())
+	require.Equal(t, want.LogInputURL.Reveal(), got.LogInputURL.Reveal())
+	require.Equal(t, want.LogDrainToken.Reveal(), got.LogDrainToken.Reveal())
+	require.Equal(t, want.OAuthGrant == nil, got.OAuthGrant == nil)
+	if want.OAuthGrant != nil {
+		require.Equal(t, want.OAuthGrant.Code.Reveal(), got.OAuthGrant.Code.Reveal())
+		require.True(t, want.OAuthGrant.ExpiresAt.Equal(got.OAuthGrant.ExpiresAt))
 	}
 }
 
@@ -203,8 +268,9 @@ func TestProvisionRequestNeverPrintsCredentials(t *testing.T) {
 	assert.Contains(t, logs.String(), "[redacted]")
 }
 
-// A parsed request survives encoding and parsing again unchanged, so a
-// backend may store it as JSON.
+// A parsed request always encodes; without credentials it parses back
+// unchanged, and with them decoding fails loudly, since the default JSON
+// redacts them (persist the raw body instead).
 func TestProvisionRequestRoundTrips(t *testing.T) {
 	for _, name := range []string{"provision_v3.json", "provision_rfc3339.json", "provision_lenient.json", "provision_no_grant.json"} {
 		req := parseFixture(t, name)
@@ -215,29 +281,23 @@ func TestProvisionRequestRoundTrips(t *testing.T) {
 func assertRoundTrips(t *testing.T, req *ProvisionRequest) {
 	t.Helper()
 	b, err := json.Marshal(req)
-	if err != nil {
-		return // times outside year 0-9999 cannot be encoded; nothing to compare
-	}
+	require.NoError(t, err, "every parsed request can be encoded")
 	again, err := ParseProvisionRequest(bytes.NewReader(b))
-	require.NoError(t, err, "re-parsing the encoded request")
-	if req.OAuthGrant != nil && again.OAuthGrant != nil {
-		require.True(t, req.OAuthGrant.ExpiresAt.Equal(again.OAuthGrant.ExpiresAt), "expiry changed in the round trip")
-		g1, g2 := *req.OAuthGrant, *again.OAuthGrant
-		g1.ExpiresAt, g2.ExpiresAt = time.Time{}, time.Time{}
-		// Secrets are redacted in JSON, so only the rest can round-trip.
-		g1.Code, g2.Code = Secret{}, Secret{}
-		require.True(t, g1 == g2, "grant changed in the round trip")
-		cp1, cp2 := *req, *again
-		cp1.OAuthGrant, cp2.OAuthGrant = nil, nil
-		req, again = &cp1, &cp2
+	if !req.LogInputURL.IsZero() || !req.LogDrainToken.IsZero() || req.OAuthGrant != nil {
+		// The default JSON redacts the credentials; decoding it must fail
+		// rather than yield "[redacted]" as a grant code or URL.
+		require.ErrorIs(t, err, ErrInvalidProvisionRequest, "a redacted request decodes only with an error")
+		require.Contains(t, err.Error(), "redacted placeholder")
+		var viaJSON ProvisionRequest
+		require.ErrorIs(t, json.Unmarshal(b, &viaJSON), ErrInvalidProvisionRequest)
+		return
 	}
+	require.NoError(t, err, "re-parsing the encoded request")
 	if len(req.Options) == 0 && len(again.Options) == 0 {
 		req.Options, again.Options = nil, nil
 	}
 	require.Equal(t, req.String(), again.String())
 	require.Equal(t, req.Options, again.Options)
-	require.Equal(t, req.LogInputURL.IsZero(), again.LogInputURL.IsZero())
-	require.Equal(t, req.LogDrainToken.IsZero(), again.LogDrainToken.IsZero())
 }
 
 // FuzzParseProvisionRequest checks that no body makes the parser panic, that
@@ -255,6 +315,10 @@ func FuzzParseProvisionRequest(f *testing.F) {
 			if req != nil {
 				t.Fatal("a request returned along with an error")
 			}
+			var viaJSON ProvisionRequest
+			if json.Unmarshal(data, &viaJSON) == nil {
+				t.Fatal("json.Unmarshal accepted what the parser refused")
+			}
 			return
 		}
 		if req.UUID == uuid.Nil {
@@ -263,6 +327,11 @@ func FuzzParseProvisionRequest(f *testing.F) {
 		if req.OAuthGrant != nil && strings.TrimSpace(req.OAuthGrant.Code.Reveal()) == "" {
 			t.Fatal("accepted a grant without a code")
 		}
+		var viaJSON ProvisionRequest
+		if err := json.Unmarshal(data, &viaJSON); err != nil {
+			t.Fatalf("json.Unmarshal refused what the parser accepted: %v", err)
+		}
+		assertSameRequest(t, req, &viaJSON)
 		assertRoundTrips(t, req)
 	})
 }

@@ -16,18 +16,19 @@ const redactedText = "[redacted]"
 // code, a client secret, or a URL that embeds one. Every printed or encoded
 // form of a Secret (fmt with any verb, slog text and JSON, encoding/json,
 // encoding.TextMarshaler) shows "[redacted]", or "" when it is empty; only
-// Reveal returns the value. The value sits behind a pointer, so even fmt's
-// reflection over a struct's unexported fields prints an address, never
-// the credential.
+// Reveal returns the value. The value sits behind a pointer to a string,
+// so even fmt's reflection over a struct's unexported fields, under any
+// verb, prints an address, never the credential.
 //
 // The zero Secret is empty. Secrets compare with Equal, not ==.
-type Secret struct{ p *secretValue }
-
-type secretValue struct {
-	value string
-	// shown is the printed form: redactedText, or for a URL its scheme and
-	// host followed by redactedText.
-	shown string
+type Secret struct {
+	// v is a *string, not a pointer to a struct: fmt dereferences a
+	// pointer to a struct it meets at the top of a bad-verb report (%s of
+	// an unexported field), but only prints the address of a *string.
+	v *string
+	// url marks a URL that embeds a credential; it prints as its scheme
+	// and host only.
+	url bool
 }
 
 // NewSecret wraps s; an empty s gives the empty Secret.
@@ -35,46 +36,59 @@ func NewSecret(s string) Secret {
 	if s == "" {
 		return Secret{}
 	}
-	return Secret{&secretValue{value: s, shown: redactedText}}
+	return Secret{v: &s}
 }
 
 // newSecretURL wraps a URL that embeds a credential (in its user info,
 // path or query); it prints as its scheme and host only.
 func newSecretURL(raw string) Secret {
 	s := NewSecret(raw)
-	if s.p == nil {
-		return s
-	}
-	if u, err := url.Parse(raw); err == nil && u.Host != "" &&
-		(u.Scheme == "https" || u.Scheme == "http" || u.Scheme == "syslog" || u.Scheme == "syslog+tls") {
-		s.p.shown = u.Scheme + "://" + u.Host + "/" + redactedText
-	}
+	s.url = s.v != nil
 	return s
+}
+
+// shown is the printed form of a non-empty Secret: redactedText, or for a
+// URL that parses with a host and a known scheme, scheme://host/ followed
+// by redactedText.
+func (s Secret) shown() string {
+	if !s.url {
+		return redactedText
+	}
+	u, err := url.Parse(*s.v)
+	if err != nil || u.Host == "" {
+		return redactedText
+	}
+	switch u.Scheme {
+	case "https", "http", "syslog", "syslog+tls":
+		return u.Scheme + "://" + u.Host + "/" + redactedText
+	}
+	return redactedText
 }
 
 // Reveal returns the credential itself. Call it only where the value must
 // leave the program: a request header, a form, your encrypted store.
 func (s Secret) Reveal() string {
-	if s.p == nil {
+	if s.v == nil {
 		return ""
 	}
-	return s.p.value
+	return *s.v
 }
 
 // IsZero reports whether s is empty.
-func (s Secret) IsZero() bool { return s.p == nil || s.p.value == "" }
+func (s Secret) IsZero() bool { return s.v == nil || *s.v == "" }
 
 // Equal reports whether s and o hold the same value, in constant time.
 func (s Secret) Equal(o Secret) bool {
 	return subtle.ConstantTimeCompare([]byte(s.Reveal()), []byte(o.Reveal())) == 1
 }
 
-// String returns "[redacted]", or "" for an empty Secret.
+// String returns "[redacted]" (scheme://host/[redacted] for a URL that
+// embeds a credential), or "" for an empty Secret.
 func (s Secret) String() string {
 	if s.IsZero() {
 		return ""
 	}
-	return s.p.shown
+	return s.shown()
 }
 
 // GoString is String, for %#v.
@@ -82,12 +96,17 @@ func (s Secret) GoString() string { return s.String() }
 
 // Format prints String under every verb, so that %d, %x or %s never
 // reveal the value; %q quotes it.
-func (s Secret) Format(f fmt.State, verb rune) {
+func (s Secret) Format(f fmt.State, verb rune) { formatAs(f, verb, s.String()) }
+
+// formatAs prints text under every verb, quoted for %q: the Format of every
+// type that holds a Secret, so that no verb (%d, %x, ...) falls back to
+// walking its fields.
+func formatAs(f fmt.State, verb rune, text string) {
 	if verb == 'q' {
-		fmt.Fprintf(f, "%q", s.String())
+		_, _ = fmt.Fprintf(f, "%q", text)
 		return
 	}
-	_, _ = f.Write([]byte(s.String()))
+	_, _ = f.Write([]byte(text))
 }
 
 // LogValue makes slog log String.

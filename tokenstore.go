@@ -17,7 +17,10 @@ var ErrTokenNotFound = errors.New("herokupartner: no token stored for resource")
 
 // Token is one add-on resource's OAuth token pair. Both tokens are
 // Secrets: printing, logging or encoding a Token, or a struct that holds
-// one, never reveals them; a TokenStore persists them with Reveal.
+// one, never reveals them. json.Marshal writes "[redacted]" in their place,
+// and json.Unmarshal refuses that placeholder, so a store written through
+// the default JSON fails loudly instead of loading a fake token: persist
+// credentials with Reveal (and NewSecret when loading them back).
 type Token struct {
 	AccessToken  Secret
 	RefreshToken Secret
@@ -27,33 +30,31 @@ type Token struct {
 
 // String describes t without its secrets.
 func (t Token) String() string {
-	return fmt.Sprintf("herokupartner.Token{AccessToken:%s RefreshToken:%s Expiry:%s}",
-		redacted(t.AccessToken.Reveal()), redacted(t.RefreshToken.Reveal()), t.Expiry.Format(time.RFC3339))
+	return fmt.Sprintf("herokupartner.Token{AccessToken:%q RefreshToken:%q Expiry:%s}",
+		t.AccessToken, t.RefreshToken, formatTime(t.Expiry))
 }
 
 // GoString describes t without its secrets, for %#v.
 func (t Token) GoString() string { return t.String() }
 
+// Format prints String under every verb, so that no verb walks the fields.
+func (t Token) Format(f fmt.State, verb rune) { formatAs(f, verb, t.String()) }
+
 // LogValue makes slog log t without its secrets.
 func (t Token) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("access_token", redacted(t.AccessToken.Reveal())),
-		slog.String("refresh_token", redacted(t.RefreshToken.Reveal())),
+		slog.Any("access_token", t.AccessToken),
+		slog.Any("refresh_token", t.RefreshToken),
 		slog.Time("expiry", t.Expiry),
 	)
-}
-
-func redacted(s string) string {
-	if s == "" {
-		return `""`
-	}
-	return "[redacted]"
 }
 
 // TokenStore keeps each add-on resource's tokens, keyed by the resource
 // uuid of the provisioning request. Implementations must be safe for
 // concurrent use. Back it with your own database by implementing these three
 // methods; implement LockingTokenStore too when several processes share it.
+// Persist credentials with Reveal, encrypted at rest, never through the
+// default JSON of Token, which redacts them.
 type TokenStore interface {
 	// Load returns the resource's token, or an error matching
 	// ErrTokenNotFound when there is none.
