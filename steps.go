@@ -246,11 +246,10 @@ func newItemSteps(ctx context.Context, run *stepRunner, cl *Client, id string) *
 // and false for any other client.
 func boundResource(cl *Client) (string, bool) {
 	rt, ok := cl.tokens.(*resourceTokens)
-	if !ok || rt == nil {
+	if !ok || rt == nil || rt.err != nil {
 		return "", false
 	}
-	id, err := parseID("resourceUUID", rt.resource)
-	return id, err == nil
+	return rt.id.String(), true
 }
 
 func cacheGet(ctx context.Context, cl *Client, cache Cache, key string) ([]byte, bool) {

@@ -164,14 +164,6 @@ func (e WebhookEvent) String() string {
 // out Data's bytes; %q quotes it.
 func (e WebhookEvent) Format(f fmt.State, verb rune) { formatAs(f, verb, e.String()) }
 
-func formatAs(f fmt.State, verb rune, s string) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", s)
-		return
-	}
-	_, _ = f.Write([]byte(s))
-}
-
 // LogValue logs the event's identity, never its data.
 func (e WebhookEvent) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("include", e.Include), slog.String("action", string(e.Action)),
