@@ -26,5 +26,8 @@
 // api.go and configpatch.go (the Platform API routes), oauth.go (the token
 // endpoint), fault.go (scripted faults), ratelimit.go (the token bucket),
 // requestlog.go (the request log), wire.go and apierror.go (what goes on
-// the wire).
+// the wire), webhooks.go (add-on webhook subscriptions), webhooks_events.go
+// (the changes that fire events: RenameApp, ChangePlan, DestroyAddon,
+// DestroyApp), webhooks_deliver.go (signed deliveries and retries) and
+// webhooks_log.go (the deliveries and events listings).
 package herokupartnertest
