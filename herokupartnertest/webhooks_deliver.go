@@ -34,7 +34,7 @@ type WebhookRetry struct {
 	// Backoff is the wait before the first retry, doubled before each
 	// next one; default 10ms.
 	Backoff time.Duration
-	// MaxBackoff caps the wait; default 1s.
+	// MaxBackoff caps the wait; default 1s (or Backoff, if longer).
 	MaxBackoff time.Duration
 	// Timeout bounds one attempt, from connecting to the end of the
 	// answer's headers; default 5s.
@@ -53,39 +53,14 @@ func (r WebhookRetry) withDefaults() WebhookRetry {
 	if r.Backoff <= 0 {
 		r.Backoff = 10 * time.Millisecond
 	}
-	if r.MaxBackoff < r.Backoff {
+	if r.MaxBackoff <= 0 {
 		r.MaxBackoff = max(time.Second, r.Backoff)
 	}
+	r.MaxBackoff = max(r.MaxBackoff, r.Backoff)
 	if r.Timeout <= 0 {
 		r.Timeout = 5 * time.Second
 	}
 	return r
-}
-
-// WebhookDelivery is one event's delivery to one subscription, as the
-// server recorded it.
-type WebhookDelivery struct {
-	ID, AddonID, WebhookID, EventID uuid.UUID
-	// Include is the event's entity, such as "api:app"; Action is
-	// "create", "update" or "destroy".
-	Include, Action string
-	// Level is the subscription's level when the event happened.
-	Level string
-	// Status is "pending", "retrying", "succeeded", "failed", or
-	// "skipped" when the subscription was deleted or the server closed
-	// before it was done.
-	Status   string
-	Attempts []WebhookAttempt
-}
-
-// WebhookAttempt is one attempt at a delivery.
-type WebhookAttempt struct {
-	ID uuid.UUID
-	// Code is the receiver's status, 0 when it sent none.
-	Code int
-	// Error says why there was no answer ("timeout", "connection_refused",
-	// "connection_error"); empty when there was one.
-	Error string
 }
 
 // delivery is one event on its way to one subscription.
@@ -239,7 +214,11 @@ func (s *Server) deliver(d *delivery) {
 		default:
 			d.status = "retrying"
 		}
-		wait := min(retry.Backoff<<(n-1), retry.MaxBackoff)
+		wait := retry.Backoff
+		for i := 1; i < n && wait < retry.MaxBackoff; i++ {
+			wait *= 2
+		}
+		wait = min(wait, retry.MaxBackoff)
 		if d.status == "retrying" {
 			next := now.Add(wait)
 			d.next = &next
@@ -335,23 +314,6 @@ func (s *Server) WaitForDeliveries(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("herokupartnertest: waiting for webhook deliveries: %w", ctx.Err())
 	}
-}
-
-// WebhookDeliveries returns every delivery the server made, in the order
-// the events happened, with its attempts so far.
-func (s *Server) WebhookDeliveries() []WebhookDelivery {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]WebhookDelivery, 0, len(s.hooks.deliveries))
-	for _, d := range s.hooks.deliveries {
-		wd := WebhookDelivery{ID: d.id, AddonID: d.hook.addonID, WebhookID: d.hook.id, EventID: d.ev.id,
-			Include: d.ev.include, Action: d.ev.action, Level: d.level, Status: d.status}
-		for _, a := range d.attempts {
-			wd.Attempts = append(wd.Attempts, WebhookAttempt{ID: a.id, Code: a.code, Error: a.errClass})
-		}
-		out = append(out, wd)
-	}
-	return out
 }
 
 // stopDeliveries ends the delivery goroutines: queued and retrying

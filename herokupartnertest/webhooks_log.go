@@ -7,6 +7,49 @@ import (
 	"github.com/google/uuid"
 )
 
+// WebhookDelivery is one event's delivery to one subscription, as the
+// server recorded it.
+type WebhookDelivery struct {
+	ID, AddonID, WebhookID, EventID uuid.UUID
+	// Include is the event's entity, such as "api:app"; Action is
+	// "create", "update" or "destroy".
+	Include, Action string
+	// Level is the subscription's level when the event happened.
+	Level string
+	// Status is "pending", "retrying", "succeeded", "failed", or
+	// "skipped" when the subscription was deleted or the server closed
+	// before it was done.
+	Status   string
+	Attempts []WebhookAttempt
+}
+
+// WebhookAttempt is one attempt at a delivery.
+type WebhookAttempt struct {
+	ID uuid.UUID
+	// Code is the receiver's status, 0 when it sent none.
+	Code int
+	// Error says why there was no answer ("timeout", "connection_refused",
+	// "connection_error"); empty when there was one.
+	Error string
+}
+
+// WebhookDeliveries returns every delivery the server made, in the order
+// the events happened, with its attempts so far.
+func (s *Server) WebhookDeliveries() []WebhookDelivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]WebhookDelivery, 0, len(s.hooks.deliveries))
+	for _, d := range s.hooks.deliveries {
+		wd := WebhookDelivery{ID: d.id, AddonID: d.hook.addonID, WebhookID: d.hook.id, EventID: d.ev.id,
+			Include: d.ev.include, Action: d.ev.action, Level: d.level, Status: d.status}
+		for _, a := range d.attempts {
+			wd.Attempts = append(wd.Attempts, WebhookAttempt{ID: a.id, Code: a.code, Error: a.errClass})
+		}
+		out = append(out, wd)
+	}
+	return out
+}
+
 // wireDelivery is a delivery as GET /addons/{id}/webhook-deliveries shows it.
 type wireDelivery struct {
 	CreatedAt     string       `json:"created_at"`
