@@ -75,6 +75,17 @@ func TestWebhookSubscriptionLifecycle(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.True(t, validSignature(got[0], generated))
 
+	// "localhost" is a loopback host too.
+	local := strings.Replace(rc.srv.URL, "127.0.0.1", "localhost", 1)
+	localHook, _ := subscribe(t, w.s, w.a.ID.String(), w.tokA, map[string]any{
+		"url": local, "include": []string{"api:app"}, "level": "sync", "secret": "whsec-local"})
+	assert.Equal(t, local, localHook["url"])
+	w.s.RenameApp(w.app1.ID, "acme-web-3")
+	waitDeliveries(t, w.s)
+	got = rc.deliveries()
+	require.Len(t, got, 3)
+	assert.True(t, validSignature(got[2], "whsec-local") || validSignature(got[1], "whsec-local"))
+
 	wrong := call(t, w.s, http.MethodPut, base, w.tokA, nil)
 	requireError(t, wrong, http.StatusMethodNotAllowed, "method_not_allowed")
 	assert.Equal(t, "GET, POST", wrong.header.Get("Allow"))
