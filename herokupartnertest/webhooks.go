@@ -50,8 +50,10 @@ type webhook struct {
 	created, updated time.Time
 	// seq orders subscriptions by creation; timestamps have whole seconds.
 	seq int
-	// deleted is set by DELETE: queued deliveries are then skipped.
+	// deleted is set by DELETE: queued deliveries are then skipped, and
+	// closing gone wakes one waiting out a backoff.
 	deleted bool
+	gone    chan struct{}
 	// queue holds the deliveries not yet attempted, in event order;
 	// running says a goroutine is draining it.
 	queue   []*delivery
@@ -237,6 +239,7 @@ func (s *Server) serveWebhooks(r *http.Request, h http.Header, route Route, a *a
 		hook.updated = s.now()
 	case http.MethodDelete:
 		hook.deleted = true
+		close(hook.gone)
 		delete(s.hooks.byID, hook.id)
 	}
 	return http.StatusOK, hook.wire()
@@ -248,7 +251,7 @@ func (s *Server) serveWebhooks(r *http.Request, h http.Header, route Route, a *a
 func (s *Server) createWebhook(h http.Header, a *addon, in *webhookInput) (int, any) {
 	now := s.now()
 	hook := &webhook{id: uuid.New(), addonID: a.id, addonName: a.name, created: now, updated: now,
-		auth: func() string { return "" }}
+		auth: func() string { return "" }, gone: make(chan struct{})}
 	if in.generateSecret {
 		secret := randomToken("", 32)
 		in.secret = &secret

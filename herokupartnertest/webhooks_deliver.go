@@ -225,7 +225,7 @@ func (s *Server) deliver(d *delivery) {
 		}
 		done := d.status != "retrying"
 		s.mu.Unlock()
-		if done || !s.sleep(wait) {
+		if done || !s.sleep(wait, d.hook.gone) {
 			return
 		}
 	}
@@ -236,7 +236,7 @@ func (s *Server) settle(d *delivery) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d.status == "pending" || d.status == "retrying" {
-		d.status = "skipped" // the server closed
+		d.status = "skipped" // the server closed or the subscription went
 	}
 	s.hooks.pending--
 	if s.hooks.pending == 0 {
@@ -244,12 +244,16 @@ func (s *Server) settle(d *delivery) {
 	}
 }
 
-func (s *Server) sleep(d time.Duration) bool {
+// sleep waits out a backoff; it reports false if the server closes or
+// the subscription is deleted first.
+func (s *Server) sleep(d time.Duration, gone <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
+	case <-gone:
+		return false
 	case <-s.hooks.stop.Done():
 		return false
 	}

@@ -164,8 +164,7 @@ func TestDeletedSubscriptionSkipsQueuedDeliveries(t *testing.T) {
 	<-arrived // the first attempt failed; a retry an hour away holds both
 	del := call(t, w.s, http.MethodDelete, "/addons/"+w.a.ID.String()+"/webhooks/"+hook["id"].(string), w.tokA, nil)
 	require.Equal(t, http.StatusOK, del.status)
-	// The hour-long backoff ends with Close, which skips what is left.
-	w.s.Close()
+	// The delete ends the hour-long backoff and skips what is left.
 	waitDeliveries(t, w.s)
 	for _, d := range w.s.WebhookDeliveries() {
 		assert.Equal(t, "skipped", d.Status)
