@@ -29,6 +29,14 @@ func match(path string) (Route, string) {
 		return RouteProvision, seg[1]
 	case len(seg) == 3 && seg[0] == "apps" && seg[2] == "pipeline-couplings":
 		return RouteCouplings, seg[1]
+	case len(seg) == 3 && seg[0] == "addons" && seg[2] == "webhooks":
+		return RouteWebhooks, seg[1]
+	case len(seg) == 4 && seg[0] == "addons" && seg[2] == "webhooks":
+		return RouteWebhook, seg[1]
+	case (len(seg) == 3 || len(seg) == 4) && seg[0] == "addons" && seg[2] == "webhook-deliveries":
+		return RouteWebhookDeliveries, seg[1]
+	case (len(seg) == 3 || len(seg) == 4) && seg[0] == "addons" && seg[2] == "webhook-events":
+		return RouteWebhookEvents, seg[1]
 	case len(seg) == 2 && seg[0] == "pipelines":
 		return RoutePipeline, seg[1]
 	case len(seg) == 2 && seg[0] == "oauth" && seg[1] == "token":
@@ -43,6 +51,10 @@ func allowed(route Route) []string {
 		return []string{http.MethodGet, http.MethodPatch}
 	case RouteProvision, RouteToken:
 		return []string{http.MethodPost}
+	case RouteWebhooks:
+		return []string{http.MethodGet, http.MethodPost}
+	case RouteWebhook:
+		return []string{http.MethodGet, http.MethodPatch, http.MethodDelete}
 	}
 	return []string{http.MethodGet}
 }
@@ -111,10 +123,14 @@ func (s *Server) serveAPI(r *http.Request, h http.Header, route Route, ident str
 	// The body is read before the lock is taken, but a bad one is
 	// reported only to a caller allowed to send it.
 	var patch *configPatch
+	var hook *webhookInput
 	var patchCode int
 	var patchErr any
-	if route == RouteConfig && r.Method == http.MethodPatch {
+	switch {
+	case route == RouteConfig && r.Method == http.MethodPatch:
 		patch, patchCode, patchErr = readConfigPatch(r)
+	case route == RouteWebhooks && r.Method == http.MethodPost, route == RouteWebhook && r.Method == http.MethodPatch:
+		hook, patchCode, patchErr = readWebhookInput(r, r.Method == http.MethodPost)
 	}
 
 	tok := credential(r)
@@ -125,7 +141,7 @@ func (s *Server) serveAPI(r *http.Request, h http.Header, route Route, ident str
 		return errUnauthorized.answer()
 	}
 	switch route {
-	case RouteAddon, RouteConfig, RouteProvision:
+	case RouteAddon, RouteConfig, RouteProvision, RouteWebhooks, RouteWebhook, RouteWebhookDeliveries, RouteWebhookEvents:
 		a := findByIdent(s.addons, ident, func(a *addon) string { return a.name })
 		if a == nil {
 			return notFound("addon", "add-on")
@@ -135,6 +151,9 @@ func (s *Server) serveAPI(r *http.Request, h http.Header, route Route, ident str
 		}
 		if patchErr != nil {
 			return patchCode, patchErr
+		}
+		if route != RouteAddon && route != RouteConfig && route != RouteProvision {
+			return s.serveWebhooks(r, h, route, a, hook)
 		}
 		return s.serveAddon(r, route, a, patch)
 	case RouteCouplings:

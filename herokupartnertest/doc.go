@@ -12,6 +12,14 @@
 // /oauth/token); faults are scripted per route (Fail). Seeding methods panic
 // on an unknown id, naming it, so that a typo fails the test at its cause.
 //
+// It also speaks add-on webhooks: subscriptions under
+// /addons/{id}/webhooks (each add-on's own token only), and signed
+// deliveries, with Heroku's notify and sync (retrying) levels, when a test
+// changes what a partner hears about: RenameApp, ChangePlan, DestroyAddon,
+// DestroyApp. Pipeline couplings change without any event, as on Heroku.
+// Deliveries go to loopback addresses only; WaitForDeliveries waits for
+// them and WebhookDeliveries shows every attempt.
+//
 // ClientOptions and TokenManagerConfig wire the SDK to a Server, and Client
 // returns a ready client for one token.
 //
@@ -26,5 +34,9 @@
 // api.go and configpatch.go (the Platform API routes), oauth.go (the token
 // endpoint), fault.go (scripted faults), ratelimit.go (the token bucket),
 // requestlog.go (the request log), wire.go and apierror.go (what goes on
-// the wire).
+// the wire), webhooks.go (add-on webhook subscriptions), webhooks_events.go
+// (the changes that fire events: RenameApp, ChangePlan, DestroyAddon,
+// DestroyApp), webhooks_deliver.go (signed deliveries and retries) and
+// webhooks_log.go (the deliveries and events, as tests and the API list
+// them).
 package herokupartnertest

@@ -90,6 +90,11 @@ func (s *Server) RevokeGrant(addonID uuid.UUID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mustAddon("RevokeGrant", addonID)
+	s.revokeLocked(addonID)
+}
+
+// revokeLocked drops every credential for the add-on; the caller holds s.mu.
+func (s *Server) revokeLocked(addonID uuid.UUID) {
 	for k, t := range s.access {
 		if t.addonID == addonID {
 			delete(s.access, k)

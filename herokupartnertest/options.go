@@ -29,6 +29,7 @@ type config struct {
 	now             func() time.Time
 	service         string
 	requestLogLimit int
+	webhookRetry    WebhookRetry
 }
 
 // Option configures a Server built by NewServer.

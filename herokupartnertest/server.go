@@ -51,6 +51,7 @@ type state struct {
 	grants     map[tokenKey]*grant
 	faults     map[Route][]Fault
 	log        requestLog
+	hooks      webhookState
 }
 
 // NewServer starts a fake on a loopback port. Close it when done.
@@ -95,9 +96,11 @@ func NewServer(opts ...Option) *Server {
 }
 
 // Close stops the server, ending any request that is waiting out a
-// latency, and waits for the others to finish.
+// latency, and waits for the others to finish. Webhook deliveries not yet
+// made are skipped and one in flight is cancelled.
 func (s *Server) Close() {
 	s.closeMu.Do(func() { close(s.closing) })
+	s.stopDeliveries()
 	s.ts.Close()
 }
 

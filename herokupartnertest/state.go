@@ -108,21 +108,7 @@ func (s *Server) AddAddon(appID uuid.UUID, plan string) *herokupartner.Addon {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.mustApp("AddAddon", appID)
-	slug := plan
-	if i := strings.LastIndexByte(plan, ':'); i >= 0 {
-		slug = plan[i+1:]
-	} else {
-		plan = s.cfg.service + ":" + plan
-	}
-	planID, ok := s.plans[plan]
-	if !ok {
-		planID = uuid.New()
-		s.plans[plan] = planID
-	}
-	cents, ok := planCents[slug]
-	if !ok {
-		cents = 1500
-	}
+	plan, planID, cents := s.planLocked(plan)
 	n := s.addonCount
 	s.addonCount++
 	now := s.now()
@@ -144,6 +130,28 @@ func (s *Server) AddAddon(appID uuid.UUID, plan string) *herokupartner.Addon {
 	var out herokupartner.Addon
 	roundTrip(s.addonJSON(a), &out)
 	return &out
+}
+
+// planLocked resolves a plan slug ("basic") or full name
+// ("acme-metrics:basic") to its full name, id and price; the caller holds
+// s.mu.
+func (s *Server) planLocked(plan string) (name string, id uuid.UUID, cents int) {
+	slug := plan
+	if i := strings.LastIndexByte(plan, ':'); i >= 0 {
+		slug = plan[i+1:]
+	} else {
+		plan = s.cfg.service + ":" + plan
+	}
+	id, ok := s.plans[plan]
+	if !ok {
+		id = uuid.New()
+		s.plans[plan] = id
+	}
+	cents, ok = planCents[slug]
+	if !ok {
+		cents = 1500
+	}
+	return plan, id, cents
 }
 
 // Addon returns the add-on as GET /addons/{id} would show it now, state and
