@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,8 +32,13 @@ can exchange the fake's grants; it is worth nothing anywhere else.
   {"apps": [{"name": "acme-shop-staging", "pipeline": "acme-shop",
              "stage": "staging", "addons": ["basic"]}]}
 
-GET /_fake/requests lists the requests the fake has answered (method,
-path, route, status), for scripts that assert on the backend's calls.
+For scripts in other processes, the fake also serves, on its address:
+  GET  /_fake/requests          the requests it answered (method, path,
+                                route, status), oldest first
+  POST /_fake/addons/ID/grant   a fresh oauth_grant for the add-on
+  GET  /_fake/addons/ID         the add-on's state, plan and config
+  POST /_fake/faults            {"route": "couplings", "times": 3,
+                                "status": 503} spoils the next requests
 
 With --check, once the backend at BASE_URL answers, the fake acts as Heroku
 toward it: provisioning with a fresh grant, a redelivery, a plan change and
@@ -185,21 +189,7 @@ func fakeHandler(fake *herokupartnertest.Server) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", proxy)
-	mux.HandleFunc("GET /_fake/requests", func(w http.ResponseWriter, _ *http.Request) {
-		type logged struct {
-			Method string `json:"method"`
-			Path   string `json:"path"`
-			Route  string `json:"route"`
-			Status int    `json:"status"`
-		}
-		reqs := fake.Requests()
-		out := make([]logged, 0, len(reqs))
-		for _, q := range reqs {
-			out = append(out, logged{q.Method, q.Path, string(q.Route), q.Status})
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(out)
-	})
+	addControl(mux, fake)
 	return mux
 }
 

@@ -192,8 +192,50 @@ func TestFakeServesSeedsAndLogs(t *testing.T) {
 	if err != nil || len(log) != 1 || log[0].Path != "/addons/"+addonID || log[0].Status != http.StatusUnauthorized {
 		t.Fatalf("request log %+v, %v", log, err)
 	}
+	api := got["HEROKU_API_URL"]
+	var grant struct{ Code, Type string }
+	controlCall(t, http.MethodPost, api+"/_fake/addons/"+addonID+"/grant", "", http.StatusOK, &grant)
+	if grant.Code == "" || grant.Type != "authorization_code" {
+		t.Fatalf("grant %+v", grant)
+	}
+	controlCall(t, http.MethodPost, api+"/_fake/faults", `{"route": "nope"}`, http.StatusBadRequest, nil)
+	controlCall(t, http.MethodPost, api+"/_fake/faults", `{"route": "addon", "times": 1, "status": 503}`, http.StatusNoContent, nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("GET /addons/{id} after a scripted fault: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	var state struct{ State, Plan string }
+	controlCall(t, http.MethodGet, api+"/_fake/addons/"+addonID, "", http.StatusOK, &state)
+	if state.State != "provisioning" || state.Plan != "acme-metrics:basic" {
+		t.Fatalf("add-on %+v", state)
+	}
+	controlCall(t, http.MethodGet, api+"/_fake/addons/not-a-uuid", "", http.StatusNotFound, nil)
+
 	cancel()
 	if code := <-done; code != exitOK {
 		t.Fatalf("exit %d after interrupt", code)
+	}
+}
+
+// controlCall makes one control request and decodes its answer into out.
+func controlCall(t *testing.T, method, url, body string, want int, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: %d, want %d", method, url, resp.StatusCode, want)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("%s %s: %v", method, url, err)
+		}
 	}
 }
