@@ -93,7 +93,7 @@ func TestFakeCheckExitsByTheReport(t *testing.T) {
 		want string
 	}{
 		{true, exitOK, "0 failed"},
-		{false, exitFailed, "FAIL  provision: a wrong password gets 401"},
+		{false, exitFailed, "FAIL  provision: 401 for a wrong password"},
 	} {
 		backend := httptest.NewServer(syncBackend(tc.auth))
 		env := map[string]string{"ADDON_ID": "acme", "ADDON_PASSWORD": "pw-1"}

@@ -173,10 +173,10 @@ func TestCheckPassesAnAsynchronousBackend(t *testing.T) {
 		t.Fatal("a backend that keeps the contract failed the check")
 	}
 	for _, name := range []string{
-		"provision: a wrong password gets 401", "provision: no credentials gets 401",
+		"provision: 401 for a wrong password", "provision: 401 without credentials",
 		"provision (async): config PATCH and provision action", "provision (async): config set before",
 		"provision (async): the add-on is provisioned", "provision: a redelivered request",
-		"plan change: answers 200", "deprovision: a wrong password gets 401", "deprovision: answers 2xx",
+		"plan change: answers 200", "deprovision: 401 for a wrong password", "deprovision: answers 2xx",
 	} {
 		result(t, rep, name)
 	}
@@ -212,8 +212,8 @@ func TestCheckFailsABackendWithoutBasicAuth(t *testing.T) {
 		t.Fatal("a backend that skips Basic auth passed")
 	}
 	for _, name := range []string{
-		"provision: a wrong password gets 401", "provision: no credentials gets 401",
-		"plan change: a wrong password gets 401", "deprovision: no credentials gets 401",
+		"provision: 401 for a wrong password", "provision: 401 without credentials",
+		"plan change: 401 for a wrong password", "deprovision: 401 without credentials",
 	} {
 		if r := result(t, rep, name); r.Passed {
 			t.Errorf("%s passed: %s", name, r.Detail)

@@ -43,9 +43,9 @@ func (r *run) refuses(ctx context.Context, step, method, path string, body any) 
 	for _, p := range []struct {
 		cred credentials
 		what string
-	}{{wrongCredentials, "a wrong password"}, {noCredentials, "no credentials"}} {
+	}{{wrongCredentials, "401 for a wrong password"}, {noCredentials, "401 without credentials"}} {
 		a := r.send(ctx, method, path, body, p.cred)
-		name := fmt.Sprintf("%s: %s gets 401", step, p.what)
+		name := fmt.Sprintf("%s: %s", step, p.what)
 		switch {
 		case a.failure != "":
 			r.report.add(name, false, "%s", a.failure)
