@@ -3,7 +3,7 @@ module github.com/addonkit/herokupartner/rediscache
 go 1.26.0
 
 require (
-	github.com/addonkit/herokupartner v0.0.0-00010101000000-000000000000
+	github.com/addonkit/herokupartner v0.0.0-20261128165002-415dcfc8363a
 	github.com/redis/go-redis/v9 v9.23.0
 )
 
@@ -15,5 +15,3 @@ require (
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
 )
-
-replace github.com/addonkit/herokupartner => ../
