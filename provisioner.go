@@ -20,7 +20,7 @@ const ProvisioningDeadline = 12 * time.Hour
 
 // Defaults of ProvisionerConfig.
 const (
-	DefaultLease        = 30 * time.Second
+	DefaultLease        = 15 * time.Second
 	DefaultPollInterval = time.Second
 	DefaultMinBackoff   = time.Second
 	DefaultMaxBackoff   = 5 * time.Minute
