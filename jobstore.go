@@ -104,7 +104,7 @@ type JobStatus struct {
 	State       JobState  `json:"state"`
 	Step        JobStep   `json:"step"`
 	Attempts    int       `json:"attempts"`
-	NextAttempt time.Time `json:"next_attempt"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	Received    time.Time `json:"received"`
 	Updated     time.Time `json:"updated"`
