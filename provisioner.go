@@ -300,8 +300,19 @@ func (p *Provisioner) claimDue(ctx context.Context, wg *sync.WaitGroup) {
 		jctx, cancel := context.WithCancel(ctx)
 		r := &runningJob{cancel: cancel, done: make(chan struct{})}
 		p.mu.Lock()
-		p.running[job.Resource()] = r
+		_, busy := p.running[job.Resource()]
+		if !busy {
+			p.running[job.Resource()] = r
+		}
 		p.mu.Unlock()
+		if busy {
+			// Our own lease ran out while a worker here still holds the
+			// job (renewals failed): the claim just renewed it, and the
+			// worker goes on alone rather than beside a second one.
+			cancel()
+			<-p.slots
+			continue
+		}
 		wg.Go(func() {
 			defer func() {
 				p.mu.Lock()

@@ -37,7 +37,7 @@ func ExampleProvisioner() {
 	defer cancel()
 	go p.Run(ctx)
 
-	// In a backend, http.Handle("/heroku/resources/", p) serves Heroku's
+	// In a backend, http.Handle("/heroku/", p) serves Heroku's
 	// calls; here the parsed request is handed over directly.
 	st, err := p.Provision(ctx, &herokupartner.ProvisionRequest{
 		UUID: addon.ID, OAuthGrant: &herokupartner.OAuthGrant{Code: herokupartner.NewSecret(code)},
