@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,18 +220,62 @@ func TestProvisionerRestartResumesWithoutRepeatingSteps(t *testing.T) {
 	assert.Equal(t, 2, w.callsFor(w.addon.ID), "only the unrecorded step ran again")
 }
 
+// deadStore is a replica's view of a shared store that fails once the
+// replica "dies": like a killed process, it can then neither claim nor
+// record nor release anything.
+type deadStore struct {
+	herokupartner.JobStore
+	dead atomic.Bool
+}
+
+var errDead = errors.New("replica is dead")
+
+func (d *deadStore) CreateJob(ctx context.Context, j herokupartner.Job) (herokupartner.Job, bool, error) {
+	if d.dead.Load() {
+		return herokupartner.Job{}, false, errDead
+	}
+	return d.JobStore.CreateJob(ctx, j)
+}
+
+func (d *deadStore) ClaimJob(ctx context.Context, owner string, now, until time.Time) (herokupartner.Job, bool, error) {
+	if d.dead.Load() {
+		return herokupartner.Job{}, false, errDead
+	}
+	return d.JobStore.ClaimJob(ctx, owner, now, until)
+}
+
+func (d *deadStore) RenewJob(ctx context.Context, owner string, id uuid.UUID, until time.Time) error {
+	if d.dead.Load() {
+		return errDead
+	}
+	return d.JobStore.RenewJob(ctx, owner, id, until)
+}
+
+func (d *deadStore) SaveJob(ctx context.Context, owner string, j herokupartner.Job, until time.Time) error {
+	if d.dead.Load() {
+		return errDead
+	}
+	return d.JobStore.SaveJob(ctx, owner, j, until)
+}
+
+func (d *deadStore) CancelJob(ctx context.Context, id uuid.UUID, now time.Time) (herokupartner.Job, error) {
+	if d.dead.Load() {
+		return herokupartner.Job{}, errDead
+	}
+	return d.JobStore.CancelJob(ctx, id, now)
+}
+
 // A replica that dies mid-step keeps its lease; once the lease ends
-// another replica takes the job over and finishes it, and what the dead
-// one does afterwards is not recorded.
+// another replica takes the job over and finishes it.
 func TestProvisionerTakesOverACrashedReplicasJob(t *testing.T) {
 	w := newPWorld(t, nil)
 	w.gate = make(chan struct{})
-	// The "crashed" replica: a lease far longer than the test, so its
-	// heartbeat never renews within it.
-	crashed, _ := w.start(t, func(c *herokupartner.ProvisionerConfig) { c.Owner, c.Lease = "crashed", time.Hour })
+	view := &deadStore{JobStore: w.jobs}
+	crashed, _ := w.start(t, func(c *herokupartner.ProvisionerConfig) { c.Owner, c.Lease, c.Jobs = "crashed", time.Hour, view })
 	_, err := crashed.Provision(context.Background(), w.request(w.addon))
 	require.NoError(t, err)
 	<-w.inFn
+	view.dead.Store(true)
 	w.mu.Lock()
 	w.gate = nil
 	w.mu.Unlock()
@@ -450,4 +495,23 @@ func TestNewProvisionerChecksItsConfig(t *testing.T) {
 		_, err := herokupartner.NewProvisioner(w.config(mut))
 		assert.ErrorContains(t, err, name)
 	}
+}
+
+// A replica whose own lease lapsed while its worker still runs (renewals
+// failed, or the clock jumped) claims the job again but does not start a
+// second worker beside the first.
+func TestProvisionerNeverRunsAJobTwiceInOneProcess(t *testing.T) {
+	w := newPWorld(t, nil)
+	gate := make(chan struct{})
+	w.gate = gate
+	p, _ := w.start(t, nil)
+	_, err := p.Provision(context.Background(), w.request(w.addon))
+	require.NoError(t, err)
+	<-w.inFn
+	w.clock.Advance(2 * time.Hour)
+	w.waitJob(t, w.addon.ID, "claimed again", func(j herokupartner.Job) bool { return j.LeaseUntil.After(w.clock.Now()) })
+	close(gate)
+	w.waitState(t, w.addon.ID, herokupartner.JobProvisioned)
+	assert.Equal(t, 1, w.callsFor(w.addon.ID))
+	assert.Equal(t, [4]int{1, 1, 1, 1}, w.stepCounts(w.addon.ID))
 }

@@ -74,10 +74,12 @@ func (w *replicaWorld) logged(s string) bool {
 }
 
 // replica starts a Provisioner with its own pool and Store; stop stops it
-// and waits.
-func (w *replicaWorld) replica(t *testing.T, owner string, lease time.Duration) (*herokupartner.Provisioner, func()) {
+// and waits, crash closes its pool, so that like a killed process it can
+// neither claim nor record nor release anything.
+func (w *replicaWorld) replica(t *testing.T, owner string, lease time.Duration) (p *herokupartner.Provisioner, stop, crash func()) {
 	t.Helper()
-	s, err := pgstore.New(newPool(t, nil, nil), w.opts...)
+	pool := newPool(t, nil, nil)
+	s, err := pgstore.New(pool, w.opts...)
 	require.NoError(t, err)
 	tokens, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
 		ClientSecret: herokupartner.NewSecret(w.fake.ClientSecret()), TokenURL: w.fake.TokenURL(), Store: s,
@@ -85,7 +87,7 @@ func (w *replicaWorld) replica(t *testing.T, owner string, lease time.Duration) 
 	require.NoError(t, err)
 	api, err := herokupartner.NewClient(herokupartner.WithBaseURL(w.fake.URL), herokupartner.WithRetry(herokupartner.RetryPolicy{}))
 	require.NoError(t, err)
-	p, err := herokupartner.NewProvisioner(herokupartner.ProvisionerConfig{
+	p, err = herokupartner.NewProvisioner(herokupartner.ProvisionerConfig{
 		Tokens: tokens, API: api, Jobs: s, Provision: w.provision, Owner: owner, Lease: lease,
 		Now: w.clock.Now, PollInterval: 5 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(w, nil)),
@@ -95,9 +97,9 @@ func (w *replicaWorld) replica(t *testing.T, owner string, lease time.Duration) 
 	done := make(chan struct{})
 	go func() { _ = p.Run(ctx); close(done) }()
 	var once sync.Once
-	stop := func() { once.Do(func() { cancel(); <-done }) }
+	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)
-	return p, stop
+	return p, stop, pool.Close
 }
 
 func (w *replicaWorld) provision(ctx context.Context, req *herokupartner.ProvisionRequest, _ *herokupartner.Resolution) (herokupartner.ProvisionResult, error) {
@@ -180,7 +182,7 @@ func (w *replicaWorld) count(route herokupartnertest.Route) int {
 func TestProvisionerRestartResumesFromPostgres(t *testing.T) {
 	w := newReplicaWorld(t)
 	w.setGate(make(chan struct{}))
-	first, stop := w.replica(t, "first", time.Minute)
+	first, stop, _ := w.replica(t, "first", time.Minute)
 	req := w.request(t)
 	_, err := first.Provision(context.Background(), req)
 	require.NoError(t, err)
@@ -188,7 +190,7 @@ func TestProvisionerRestartResumesFromPostgres(t *testing.T) {
 	stop() // mid-step
 
 	w.setGate(nil)
-	w.replica(t, "second", time.Minute)
+	_, _, _ = w.replica(t, "second", time.Minute)
 	w.waitState(t, req.UUID, herokupartner.JobProvisioned)
 	patches, marks := w.steps(req.UUID)
 	assert.Equal(t, [4]int{1, 1, 1, 1}, [4]int{w.count(herokupartnertest.RouteToken), w.count(herokupartnertest.RouteCouplings), patches, marks})
@@ -198,13 +200,14 @@ func TestProvisionerRestartResumesFromPostgres(t *testing.T) {
 func TestProvisionerCrashedReplicaIsTakenOver(t *testing.T) {
 	w := newReplicaWorld(t)
 	w.setGate(make(chan struct{}))
-	crashed, _ := w.replica(t, "crashed", time.Hour)
+	crashed, _, crash := w.replica(t, "crashed", time.Hour)
 	req := w.request(t)
 	_, err := crashed.Provision(context.Background(), req)
 	require.NoError(t, err)
 	<-w.inFn
+	crash()
 	w.setGate(nil)
-	w.replica(t, "survivor", time.Minute)
+	_, _, _ = w.replica(t, "survivor", time.Minute)
 	w.clock.Advance(2 * time.Hour)
 	w.waitState(t, req.UUID, herokupartner.JobProvisioned)
 	patches, marks := w.steps(req.UUID)
@@ -213,8 +216,8 @@ func TestProvisionerCrashedReplicaIsTakenOver(t *testing.T) {
 
 func TestProvisionerReplicasShareJobsOnPostgres(t *testing.T) {
 	w := newReplicaWorld(t)
-	a, _ := w.replica(t, "a", time.Minute)
-	b, _ := w.replica(t, "b", time.Minute)
+	a, _, _ := w.replica(t, "a", time.Minute)
+	b, _, _ := w.replica(t, "b", time.Minute)
 	var ids []uuid.UUID
 	for i := range 16 {
 		req := w.request(t)
@@ -244,12 +247,13 @@ func TestProvisionerDeprovisionAcrossReplicas(t *testing.T) {
 	w := newReplicaWorld(t)
 	gate := make(chan struct{})
 	w.setGate(gate)
-	worker, _ := w.replica(t, "worker", time.Minute)
-	other, _ := w.replica(t, "other", time.Minute)
+	worker, _, _ := w.replica(t, "worker", time.Minute)
 	req := w.request(t)
 	_, err := worker.Provision(context.Background(), req)
 	require.NoError(t, err)
 	<-w.inFn
+	// Started only now, so that the job is surely the worker's.
+	other, _, _ := w.replica(t, "other", time.Minute)
 	require.NoError(t, other.Deprovision(context.Background(), req.UUID))
 	close(gate)
 	deadline := time.Now().Add(30 * time.Second)
