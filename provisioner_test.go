@@ -515,3 +515,45 @@ func TestProvisionerNeverRunsAJobTwiceInOneProcess(t *testing.T) {
 	assert.Equal(t, 1, w.callsFor(w.addon.ID))
 	assert.Equal(t, [4]int{1, 1, 1, 1}, w.stepCounts(w.addon.ID))
 }
+
+// flakyTokenStore fails its first Load, like a database blip.
+type flakyTokenStore struct {
+	herokupartner.MemoryTokenStore
+	failed atomic.Bool
+}
+
+func (f *flakyTokenStore) Load(ctx context.Context, id uuid.UUID) (herokupartner.Token, error) {
+	if f.failed.CompareAndSwap(false, true) {
+		return herokupartner.Token{}, errors.New("connection reset")
+	}
+	return f.MemoryTokenStore.Load(ctx, id)
+}
+
+// When the stored token cannot be seen at first, the spent code is sent
+// again; Heroku's "already used" refusal while a valid token is stored is
+// no failure.
+func TestProvisionerCodeAlreadyUsedWithATokenStoredIsNoFailure(t *testing.T) {
+	w := newPWorld(t, nil)
+	store := new(flakyTokenStore)
+	tokens, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
+		ClientSecret: herokupartner.NewSecret(w.fake.ClientSecret()), TokenURL: w.fake.TokenURL(), Store: store,
+	})
+	require.NoError(t, err)
+	req := w.request(w.addon)
+	_, err = tokens.Exchange(context.Background(), w.addon.ID.String(), *req.OAuthGrant)
+	require.NoError(t, err)
+	p, _ := w.start(t, func(c *herokupartner.ProvisionerConfig) { c.Tokens = tokens })
+	_, err = p.Provision(context.Background(), req)
+	require.NoError(t, err)
+	job := w.waitState(t, w.addon.ID, herokupartner.JobProvisioned)
+	assert.Zero(t, job.Attempts)
+	assert.Equal(t, 2, w.count(herokupartnertest.RouteToken, ""), "the code went out twice")
+	assert.Equal(t, 1, w.count(herokupartnertest.RouteProvision, ""))
+	var refused int
+	for _, r := range w.fake.Requests() {
+		if r.Route == herokupartnertest.RouteToken && r.Status == http.StatusUnauthorized {
+			refused++
+		}
+	}
+	assert.Equal(t, 1, refused, "and was refused the second time")
+}
