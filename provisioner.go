@@ -155,6 +155,11 @@ func NewProvisioner(cfg ProvisionerConfig) (*Provisioner, error) {
 	if cfg.Workers == 0 {
 		cfg.Workers = DefaultWorkers
 	}
+	if cfg.Lease < time.Second {
+		// The lease is renewed every third of it; shorter ones would be
+		// renewed faster than a store round trip.
+		return nil, fmt.Errorf("herokupartner: NewProvisioner: Lease %s is below one second", cfg.Lease)
+	}
 	if cfg.MaxBackoff < cfg.MinBackoff {
 		cfg.MaxBackoff = cfg.MinBackoff
 	}

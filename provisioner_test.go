@@ -491,6 +491,7 @@ func TestNewProvisionerChecksItsConfig(t *testing.T) {
 		"API":       func(c *herokupartner.ProvisionerConfig) { c.API = nil },
 		"Provision": func(c *herokupartner.ProvisionerConfig) { c.Provision = nil },
 		"negative":  func(c *herokupartner.ProvisionerConfig) { c.Lease = -time.Second },
+		"Lease":     func(c *herokupartner.ProvisionerConfig) { c.Lease = time.Millisecond },
 	} {
 		_, err := herokupartner.NewProvisioner(w.config(mut))
 		assert.ErrorContains(t, err, name)
