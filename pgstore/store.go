@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,14 +42,16 @@ const MaxPage = 10000
 // altered or copied from another row.
 var ErrDecrypt = errors.New("pgstore: stored token cannot be decrypted with this store's key")
 
-// Store is a herokupartner.LockingTokenStore in a PostgreSQL table. It is
-// safe for concurrent use, and any number of Stores in any number of
-// processes may share one table.
+// Store is a herokupartner.LockingTokenStore in a PostgreSQL table, and a
+// herokupartner.JobStore in a second one (see jobs.go). It is safe for
+// concurrent use, and any number of Stores in any number of processes may
+// share the tables.
 type Store struct {
-	pool  *pgxpool.Pool
-	table string // validated, unquoted: schema.name or name
-	aead  cipher.AEAD
-	sql   statements
+	pool   *pgxpool.Pool
+	table  string // validated, unquoted: schema.name or name
+	aead   cipher.AEAD
+	sql    statements
+	jobSQL jobStatements
 }
 
 var _ herokupartner.LockingTokenStore = (*Store)(nil)
@@ -65,8 +68,9 @@ type statements struct {
 }
 
 type config struct {
-	table string
-	key   []byte
+	table     string
+	jobsTable string
+	key       []byte
 }
 
 // Option configures a Store built by New.
@@ -121,7 +125,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("pgstore: New: nil pool")
 	}
-	c := config{table: DefaultTable}
+	c := config{table: DefaultTable, jobsTable: DefaultJobsTable}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -130,7 +134,7 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
-	s := &Store{pool: pool, table: c.table, sql: buildStatements(c.table)}
+	s := &Store{pool: pool, table: c.table, sql: buildStatements(c.table), jobSQL: buildJobStatements(c.jobsTable)}
 	if c.key != nil {
 		block, err := aes.NewCipher(c.key)
 		if err != nil {
@@ -193,8 +197,9 @@ ON CONFLICT (resource_uuid) DO UPDATE SET access_token = EXCLUDED.access_token,
 // PostgreSQL's catalog.
 const migrateLockKey = "herokupartner/pgstore migrate"
 
-// Migrate creates the store's table and index if they do not exist. It is
-// safe to call on every start, from every replica at once.
+// Migrate creates the store's tables (tokens and provisioning jobs) and
+// their indexes if they do not exist. It is safe to call on every start,
+// from every replica at once.
 func (s *Store) Migrate(ctx context.Context) error {
 	if ctx == nil {
 		return errors.New("pgstore: Migrate: nil context")
@@ -203,7 +208,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, migrateLockKey); err != nil {
 			return err
 		}
-		for _, stmt := range s.sql.schema {
+		for _, stmt := range slices.Concat(s.sql.schema, s.jobSQL.schema) {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
 				return err
 			}
