@@ -3,8 +3,8 @@ module github.com/addonkit/herokupartner/examples/provisioning
 go 1.26.0
 
 require (
-	github.com/addonkit/herokupartner v0.0.0-00010101000000-000000000000
-	github.com/addonkit/herokupartner/pgstore v0.0.0-00010101000000-000000000000
+	github.com/addonkit/herokupartner v0.0.0-20261128165241-595b0d126fac
+	github.com/addonkit/herokupartner/pgstore v0.0.0-20261128165241-595b0d126fac
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/stretchr/testify v1.12.1
@@ -18,9 +18,4 @@ require (
 	golang.org/x/oauth2 v0.38.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
-)
-
-replace (
-	github.com/addonkit/herokupartner => ../..
-	github.com/addonkit/herokupartner/pgstore => ../../pgstore
 )
