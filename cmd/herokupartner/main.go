@@ -40,6 +40,7 @@ const usageText = `Usage:
   herokupartner resolve [flags] UUID...
   herokupartner resolve [flags] --from FILE
   herokupartner resolve --demo
+  herokupartner fake [flags]        (see herokupartner fake --help)
 
 Resolves each add-on resource to its app, pipeline and stage.
 
@@ -99,6 +100,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch args[0] {
 	case "resolve":
+	case "fake":
+		return runFake(ctx, args[1:], stdout, stderr, env)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usageText)
 		newFlagSet(&options{}, stdout).PrintDefaults()
