@@ -1,6 +1,3 @@
-// Package herokupartner is a client for the Heroku Platform API as an add-on
-// partner sees it: with the OAuth token Heroku grants for one provisioned
-// add-on, look up the add-on, its app's pipeline coupling and the pipeline.
 package herokupartner
 
 import (
