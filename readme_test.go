@@ -1,0 +1,200 @@
+package herokupartner_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// snippetFiles hold the README's Go snippets, each between a
+// "// readme:begin NAME" and a "// readme:end" line, inside code the
+// compiler checks. The pgstore and rediscache snippets live in their own
+// modules, since the root module cannot import them.
+var snippetFiles = []string{
+	"readme_snippets_test.go",
+	filepath.Join("pgstore", "readme_snippets_test.go"),
+	filepath.Join("rediscache", "readme_snippets_test.go"),
+}
+
+type snippet struct {
+	where string // file:line of its first line, or its name
+	text  string
+}
+
+// TestREADMESnippets fails when a Go snippet of README.md is not, verbatim
+// but for indentation, one of the compiled copies in snippetFiles, or when
+// a copy is no longer in the README: every snippet a reader sees compiles.
+func TestREADMESnippets(t *testing.T) {
+	readme := readFile(t, "README.md")
+	blocks := goBlocks(readme)
+	if len(blocks) == 0 {
+		t.Fatal("README.md has no ```go block: the extraction is broken")
+	}
+	var copies []snippet
+	for _, f := range snippetFiles {
+		copies = append(copies, regions(t, f, readFile(t, f))...)
+	}
+	used := make([]bool, len(copies))
+	for _, b := range blocks {
+		found := false
+		for i, c := range copies {
+			if !used[i] && c.text == b.text {
+				used[i], found = true, true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("the ```go block at README.md:%s has no identical compiled copy; %s", b.where, closest(b, copies))
+		}
+	}
+	for i, c := range copies {
+		if !used[i] {
+			t.Errorf("the snippet %s is in no ```go block of README.md: update or delete it", c.where)
+		}
+	}
+}
+
+// goBlocks returns the ```go fenced blocks of a markdown text.
+func goBlocks(md string) []snippet {
+	var out []snippet
+	lines := strings.Split(md, "\n")
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "```go" {
+			continue
+		}
+		start := i + 1
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+		}
+		out = append(out, snippet{where: strconv.Itoa(start + 1), text: normalize(lines[start:min(i, len(lines))], "")})
+	}
+	return out
+}
+
+// regions returns the snippets marked in a Go source file, each without
+// the indentation of its begin marker.
+func regions(t *testing.T, name, src string) []snippet {
+	var out []snippet
+	lines := strings.Split(src, "\n")
+	for i := 0; i < len(lines); i++ {
+		label, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), "// readme:begin ")
+		if !ok {
+			continue
+		}
+		indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], "\t "))]
+		start := i + 1
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "// readme:end"; i++ {
+		}
+		if i == len(lines) {
+			t.Fatalf("%s:%d: readme:begin %s has no readme:end", name, start, label)
+		}
+		out = append(out, snippet{where: name + ":" + strconv.Itoa(start+1) + " (" + label + ")", text: normalize(lines[start:i], indent)})
+	}
+	return out
+}
+
+// normalize strips indent from each line and blank lines at either end.
+func normalize(lines []string, indent string) string {
+	out := make([]string, 0, len(lines))
+	for _, l := range lines {
+		out = append(out, strings.TrimRight(strings.TrimPrefix(l, indent), " \t"))
+	}
+	for len(out) > 0 && out[0] == "" {
+		out = out[1:]
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return strings.Join(out, "\n")
+}
+
+// closest names the compiled copy sharing the block's first line, and the
+// first line where they part, so a drifted snippet is quick to find.
+func closest(b snippet, copies []snippet) string {
+	first, _, _ := strings.Cut(b.text, "\n")
+	for _, c := range copies {
+		if cf, _, _ := strings.Cut(c.text, "\n"); cf != first {
+			continue
+		}
+		bl, cl := strings.Split(b.text, "\n"), strings.Split(c.text, "\n")
+		for i := range max(len(bl), len(cl)) {
+			var x, y string
+			if i < len(bl) {
+				x = bl[i]
+			}
+			if i < len(cl) {
+				y = cl[i]
+			}
+			if x != y {
+				return "closest is " + c.where + ", which differs at the block's line " + strconv.Itoa(i+1) +
+					":\nREADME: " + strconv.Quote(x) + "\ncopy:   " + strconv.Quote(y)
+			}
+		}
+	}
+	return "copy it into one of " + strings.Join(snippetFiles, ", ") + " between readme:begin and readme:end lines"
+}
+
+// TestREADMEResolveOutput keeps the README's "go run ./examples/resolve"
+// output equal to the output examples/resolve's own test asserts.
+func TestREADMEResolveOutput(t *testing.T) {
+	readme := readFile(t, "README.md")
+	const cmd = "$ go run ./examples/resolve\n"
+	_, after, ok := strings.Cut(readme, cmd)
+	if !ok {
+		t.Fatalf("README.md no longer shows %q", cmd)
+	}
+	shown, _, ok := strings.Cut(after, "```")
+	if !ok {
+		t.Fatal("README.md: the output block of examples/resolve does not end")
+	}
+	want := stringConst(t, filepath.Join("examples", "resolve", "main_test.go"), "wantDemo")
+	if shown != want {
+		t.Errorf("README.md shows another output of examples/resolve than its test asserts:\nREADME:\n%s\ntest:\n%s", shown, want)
+	}
+}
+
+// stringConst returns the value of a string constant declared in a Go file.
+func stringConst(t *testing.T, file, name string) string {
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, s := range g.Specs {
+			vs := s.(*ast.ValueSpec)
+			for i, n := range vs.Names {
+				if n.Name != name || i >= len(vs.Values) {
+					continue
+				}
+				lit, ok := vs.Values[i].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Fatalf("%s: %s is not a string literal", file, name)
+				}
+				v, err := strconv.Unquote(lit.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+		}
+	}
+	t.Fatalf("%s declares no constant %s", file, name)
+	return ""
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
