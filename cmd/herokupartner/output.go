@@ -285,4 +285,3 @@ func describeError(err error) string {
 	}
 	return err.Error() + " [no answer, so no request id]"
 }
-
