@@ -374,3 +374,22 @@ func TestGroup(t *testing.T) {
 	r = runCLI(t, "", nil, "resolve", "--group", "--jsonl", f.ids[0])
 	assert.Equal(t, exitUsage, r.code)
 }
+
+func TestInterruptStopsReading(t *testing.T) {
+	n := windowSize(1) * 3
+	srv, _, csv := seeded(t, n)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errOut bytes.Buffer
+	code := run(ctx, []string{"resolve", "--from", "-", "--jsonl", "--concurrency", "1", "--api-url", srv.URL}, strings.NewReader(csv), &out, &errOut, func(string) string { return "" })
+	assert.Equal(t, exitFailed, code)
+	assert.Equal(t, windowSize(1), strings.Count(out.String(), "\n"), "one window fails, the rest is not read")
+	assert.Contains(t, errOut.String(), "interrupted")
+	assert.Contains(t, errOut.String(), "the rest of the input was not read")
+}
+
+func TestEmptyInput(t *testing.T) {
+	r := runCLI(t, "# nothing\n", map[string]string{tokenEnvVar: "t"}, "resolve", "--from", "-")
+	assert.Equal(t, exitUsage, r.code)
+	assert.Contains(t, r.stderr, "no resources")
+}

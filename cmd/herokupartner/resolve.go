@@ -189,7 +189,7 @@ func prepare(o options, stdin io.Reader, stderr io.Writer, env func(string) stri
 		}
 		total = n
 	}
-	if total == 0 && o.from == "" {
+	if total == 0 && !o.lenient {
 		return nil, usagef("no resources: give resource UUIDs as arguments or --from FILE")
 	}
 	base, err := hp.NewClient(hp.WithBaseURL(o.apiURL), hp.WithUserAgent("herokupartner-cli"))

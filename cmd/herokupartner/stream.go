@@ -123,6 +123,11 @@ func produce(ctx context.Context, j *job, concurrency int, bar *progressBar, out
 			}
 			return
 		}
+		if ctx.Err() != nil {
+			// Interrupted: every further window would only fail.
+			out <- window{err: fmt.Errorf("interrupted (%w) after %d resources", ctx.Err(), done)}
+			return
+		}
 	}
 }
 
