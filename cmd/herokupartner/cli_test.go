@@ -393,3 +393,15 @@ func TestEmptyInput(t *testing.T) {
 	assert.Equal(t, exitUsage, r.code)
 	assert.Contains(t, r.stderr, "no resources")
 }
+
+func TestStreamedJSONIsTheEncodersDocument(t *testing.T) {
+	r := runCLI(t, "", nil, "resolve", "--demo", "--json")
+	require.Equal(t, exitOK, r.code, r.stderr)
+	var doc jsonDocument
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &doc))
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetIndent("", "  ")
+	require.NoError(t, enc.Encode(doc))
+	assert.Equal(t, want.String(), r.stdout, "same bytes as encoding the whole document at once")
+}
