@@ -6,20 +6,48 @@ import (
 	"io"
 	"strings"
 
+	"github.com/google/uuid"
+
 	hp "github.com/addonkit/herokupartner"
 )
 
 // groupWriter prints the dashboard view from hp.GroupByPipeline. Grouping
 // needs every result, so unlike the other outputs it holds them all until
-// the end: memory grows with the number of resources.
+// the end: memory grows with the number of resources (see cli notes for
+// the measured cost per resource).
 type groupWriter struct {
 	w       io.Writer
 	json    bool
 	results []hp.BatchResult
+	pipes   map[uuid.UUID]*hp.Pipeline
 }
 
+// window keeps of each result only what the view shows, with one copy of
+// each pipeline, to hold as little as possible per resource.
 func (g *groupWriter) window(rs []hp.BatchResult) error {
-	g.results = append(g.results, rs...)
+	if g.pipes == nil {
+		g.pipes = map[uuid.UUID]*hp.Pipeline{}
+	}
+	for _, r := range rs {
+		kept := hp.BatchResult{ResourceUUID: r.ResourceUUID, Err: r.Err}
+		if res := r.Resolution; res != nil && r.Err == nil {
+			t := &hp.Resolution{App: res.App, Stage: res.Stage}
+			if c := res.Coupling; c != nil {
+				t.Coupling = &hp.PipelineCoupling{Pipeline: c.Pipeline, Stage: c.Stage}
+				p := g.pipes[c.Pipeline.ID]
+				if p == nil || p.Name == "" && res.Pipeline != nil {
+					p = &hp.Pipeline{ID: c.Pipeline.ID, Name: c.Pipeline.Name}
+					if res.Pipeline != nil {
+						p.Name = res.Pipeline.Name
+					}
+					g.pipes[c.Pipeline.ID] = p
+				}
+				t.Pipeline = p
+			}
+			kept.Resolution = t
+		}
+		g.results = append(g.results, kept)
+	}
 	return nil
 }
 
