@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -404,4 +405,30 @@ func TestStreamedJSONIsTheEncodersDocument(t *testing.T) {
 	enc.SetIndent("", "  ")
 	require.NoError(t, enc.Encode(doc))
 	assert.Equal(t, want.String(), r.stdout, "same bytes as encoding the whole document at once")
+}
+
+func TestStdinRedirectedFromFileIsRewound(t *testing.T) {
+	f := newFixture(t)
+	var csv strings.Builder
+	csv.WriteString("# export\nuuid,token\n")
+	for i := range f.ids {
+		fmt.Fprintf(&csv, "%s,%s\n", f.ids[i], f.tokens[i])
+	}
+	in, err := os.Open(writeFile(t, "export.csv", csv.String()))
+	require.NoError(t, err)
+	defer in.Close()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"resolve", "--from", "-", "--jsonl", "--api-url", f.srv.URL}, in, &out, &errOut, func(string) string { return "" })
+	require.Equal(t, exitOK, code, errOut.String())
+	assert.Equal(t, len(f.ids), strings.Count(out.String(), "\n"), "checked, then read again from the start")
+}
+
+func TestBadRowInFileNamesTheFileNotItsPath(t *testing.T) {
+	f := newFixture(t)
+	path := writeFile(t, canary+".csv", "uuid\n"+f.ids[0]+"\n\n"+canary+"\n")
+	r := runCLI(t, "", map[string]string{tokenEnvVar: f.tokens[0]}, "resolve", "--from", path, "--api-url", f.srv.URL)
+	assert.Equal(t, exitUsage, r.code)
+	assert.Contains(t, r.stderr, "file line 4: not a resource UUID")
+	assert.NotContains(t, r.stderr, canaryCore)
+	assert.Empty(t, f.srv.Requests())
 }

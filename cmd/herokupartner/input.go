@@ -143,12 +143,13 @@ func checkUUID(s string) (id, problem string) {
 	return u.String(), ""
 }
 
-// lineSource reads one uuid per line; blank lines and # comments are
-// skipped.
+// lineSource reads one uuid per line; blank lines, # comments and a first
+// line naming the uuid column are skipped.
 type lineSource struct {
-	lines *bufio.Scanner
-	name  string
-	n     int
+	lines   *bufio.Scanner
+	name    string
+	n       int
+	started bool
 }
 
 func (s *lineSource) next() (entry, error) {
@@ -157,6 +158,13 @@ func (s *lineSource) next() (entry, error) {
 		line := strings.TrimSpace(s.lines.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
+		}
+		if !s.started {
+			s.started = true
+			// A one-column CSV export: its header names the column.
+			if indexOf([]string{line}, uuidNames) == 0 {
+				continue
+			}
 		}
 		e := entry{where: fmt.Sprintf("%s line %d", s.name, s.n)}
 		e.uuid, e.problem = checkUUID(line)
