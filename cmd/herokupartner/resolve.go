@@ -56,7 +56,8 @@ variable (prefer the variable: command lines are visible to other users),
 unless the --from file gives each resource its own.
 
 --from FILE ("-" for standard input) holds one of:
-  - one resource uuid per line (blank lines and lines starting with # are skipped);
+  - one resource uuid per line (blank lines, lines starting with # and a
+    first line naming the column, such as uuid, are skipped);
   - CSV with a header row naming a uuid column (uuid, resource_uuid,
     resource_id, addon_id or id) and optionally a token column (token,
     access_token or oauth_token); without a header, rows are uuid[,token];
@@ -197,7 +198,11 @@ func prepare(o options, stdin io.Reader, stderr io.Writer, env func(string) stri
 		in.close()
 		// The library's message names the setting, not the URL; ours names
 		// the flag.
-		return nil, usagef("--api-url: %s", strings.TrimPrefix(err.Error(), "herokupartner: base URL: "))
+		msg := err.Error()
+		if _, after, ok := strings.Cut(msg, "WithBaseURL: "); ok {
+			msg = after
+		}
+		return nil, usagef("--api-url: %s", msg)
 	}
 	if token != "" {
 		base = base.WithToken(token)
