@@ -13,8 +13,8 @@ import (
 
 // groupWriter prints the dashboard view from hp.GroupByPipeline. Grouping
 // needs every result, so unlike the other outputs it holds them all until
-// the end: memory grows with the number of resources (see cli notes for
-// the measured cost per resource).
+// the end: memory grows with the number of resources, about 1 KiB of
+// peak RSS each (120 MiB at 100,000).
 type groupWriter struct {
 	w       io.Writer
 	json    bool
