@@ -114,12 +114,7 @@ func (cl *call) run() error {
 			// DeadlineExceeded; the last failure says more.
 			return err
 		}
-		// Checking first keeps the silent default free of allocations.
-		if c.logger.Enabled(cl.ctx, slog.LevelInfo) {
-			c.logger.LogAttrs(cl.ctx, slog.LevelInfo, "herokupartner retrying",
-				slog.String("method", m), slog.String("path", p), slog.Int("attempt", attempt),
-				slog.Duration("wait", wait), slog.String("request_id", cl.requestID), slog.String("error", err.Error()))
-		}
+		cl.logRetry(attempt, wait, err)
 		t := time.NewTimer(wait)
 		select {
 		case <-cl.ctx.Done():
@@ -128,6 +123,17 @@ func (cl *call) run() error {
 		case <-t.C:
 		}
 	}
+}
+
+// logRetry logs a coming retry at info level. Checking first keeps the
+// silent default free of allocations: err.Error() alone would allocate.
+func (cl *call) logRetry(attempt int, wait time.Duration, err error) {
+	if !cl.c.logger.Enabled(cl.ctx, slog.LevelInfo) {
+		return
+	}
+	cl.c.logger.LogAttrs(cl.ctx, slog.LevelInfo, "herokupartner retrying",
+		slog.String("method", cl.req.method), slog.String("path", cl.req.path), slog.Int("attempt", attempt),
+		slog.Duration("wait", wait), slog.String("request_id", cl.requestID), slog.String("error", err.Error()))
 }
 
 // attempt sends the request once under its own deadline, which stays alive
@@ -338,13 +344,10 @@ func decodeBody(resp *http.Response, r request, out any) (broken bool, err error
 		return false, nil
 	}
 	br := &bodyReader{r: resp.Body, n: maxSuccessBody + 1}
-	defer func() {
-		// Reusing br to drain saves an allocation on every call.
-		br.n = maxDrain
-		_, _ = io.Copy(io.Discard, br)
-		_ = resp.Body.Close()
-	}()
+	defer func() { _ = resp.Body.Close() }()
 	if err := json.NewDecoder(br).Decode(out); err != nil {
+		// No drain: a broken or malformed body is not worth waiting for to
+		// keep its connection.
 		what := "decoding " + strconv.Itoa(resp.StatusCode) + " answer"
 		if id := resp.Header.Get("Request-Id"); id != "" {
 			what += " [request id " + id + "]"
@@ -357,6 +360,10 @@ func decodeBody(resp *http.Response, r request, out any) (broken bool, err error
 		}
 		return br.err != nil, newCallError(r.method, r.path, what, err)
 	}
+	// Draining what the decoder left (a trailing newline, usually) lets the
+	// connection be reused; reusing br saves an allocation on every call.
+	br.n = maxDrain
+	_, _ = io.Copy(io.Discard, br)
 	return false, nil
 }
 
