@@ -91,9 +91,11 @@ func TestOneRuleForEmptyTokens(t *testing.T) {
 	base, err := NewClient(WithBaseURL(testBase), WithHTTPClient(hc))
 	require.NoError(t, err)
 	clients := map[string]func() (*Client, error){
-		"option WithToken empty":     func() (*Client, error) { return NewClient(WithBaseURL(testBase), WithHTTPClient(hc), WithToken("")) },
-		"option WithToken blank":     func() (*Client, error) { return NewClient(WithBaseURL(testBase), WithHTTPClient(hc), WithToken(" \t")) },
-		"option WithTokenSource nil": func() (*Client, error) { return NewClient(WithBaseURL(testBase), WithHTTPClient(hc), WithTokenSource(nil)) },
+		"option WithToken empty": func() (*Client, error) { return NewClient(WithBaseURL(testBase), WithHTTPClient(hc), WithToken("")) },
+		"option WithToken blank": func() (*Client, error) { return NewClient(WithBaseURL(testBase), WithHTTPClient(hc), WithToken(" \t")) },
+		"option WithTokenSource nil": func() (*Client, error) {
+			return NewClient(WithBaseURL(testBase), WithHTTPClient(hc), WithTokenSource(nil))
+		},
 		"method WithToken empty":     func() (*Client, error) { return base.WithToken(""), nil },
 		"method WithTokenSource nil": func() (*Client, error) { return base.WithTokenSource(nil), nil },
 	}
