@@ -161,10 +161,10 @@ func resolveWindow(ctx context.Context, base *hp.Client, entries []entry, concur
 		items = append(items, it)
 		at = append(at, i)
 	}
-	opts := []hp.BatchOption{hp.WithConcurrency(concurrency)}
+	opts := []hp.BatchOption{hp.BatchConcurrency(concurrency)}
 	if bar != nil {
 		skipped := len(entries) - len(items)
-		opts = append(opts, hp.WithProgress(func(d, _ int) { bar.update(done+skipped+d, total) }))
+		opts = append(opts, hp.BatchProgress(func(d, _ int) { bar.update(done+skipped+d, total) }))
 	}
 	for k, r := range base.ResolvePipelines(ctx, items, opts...) {
 		results[at[k]] = r
