@@ -31,9 +31,15 @@ const (
 	maxDrain = 64 << 10
 	// excerptLen bounds the body excerpt kept in an APIError.
 	excerptLen = 256
-	// defaultAttemptTimeout bounds one attempt when the caller's context has
-	// no deadline, so that a silent server cannot hang a provisioning handler.
-	defaultAttemptTimeout = 15 * time.Second
+	// defaultAttemptTimeout bounds one attempt, from asking for the token to
+	// the last byte of the answer's body, whatever the caller's deadline and
+	// http.Client: a silent or slow-dripping server cannot hang a call.
+	defaultAttemptTimeout = 10 * time.Second
+	// defaultCallTimeout bounds a whole call (attempts and the waits between
+	// them) when the caller's context has no deadline, so that with defaults
+	// a call ends inside Heroku's 30 second provisioning budget with time
+	// left to answer Heroku. A caller's deadline replaces it.
+	defaultCallTimeout = 25 * time.Second
 )
 
 // Client calls the Platform API. A Client is safe for concurrent use; copies
@@ -46,6 +52,10 @@ type Client struct {
 	retry      RetryPolicy
 	logger     *slog.Logger
 	rate       *rateState
+	// attemptTimeout and callTimeout are defaultAttemptTimeout and
+	// defaultCallTimeout; tests shorten them.
+	attemptTimeout time.Duration
+	callTimeout    time.Duration
 }
 
 type rateState struct {
@@ -71,16 +81,19 @@ var defaultTransport = func() *http.Transport {
 type Option func(*Client) error
 
 // NewClient returns a Client for the Platform API. Without options it talks
-// to DefaultBaseURL, retries with DefaultRetryPolicy, logs nothing and has no
-// token: derive one per resource with WithToken or WithTokenSource.
+// to DefaultBaseURL, retries as DefaultRetryPolicy says, bounds each attempt
+// to 10s and, without a caller deadline, each call to 25s, logs nothing and
+// has no token: derive one per resource with WithToken or WithTokenSource.
 func NewClient(opts ...Option) (*Client, error) {
 	c := &Client{
-		baseURL:    DefaultBaseURL,
-		httpClient: &http.Client{Timeout: defaultAttemptTimeout, Transport: defaultTransport},
-		userAgent:  "herokupartner-go/" + Version,
-		retry:      DefaultRetryPolicy,
-		logger:     slog.New(slog.DiscardHandler),
-		rate:       newRateState(),
+		baseURL:        DefaultBaseURL,
+		httpClient:     secureHTTPClient(&http.Client{Transport: defaultTransport}),
+		userAgent:      "herokupartner-go/" + Version,
+		retry:          defaultRetryPolicy(),
+		logger:         slog.New(slog.DiscardHandler),
+		rate:           newRateState(),
+		attemptTimeout: defaultAttemptTimeout,
+		callTimeout:    defaultCallTimeout,
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -93,27 +106,35 @@ func NewClient(opts ...Option) (*Client, error) {
 	return c, nil
 }
 
-// WithToken sets a static OAuth access token for every request.
+// WithToken sets a static OAuth access token for every request. An empty
+// or blank token leaves the client without one, exactly as the method
+// (*Client).WithToken does: NewClient succeeds, and every request fails with
+// ErrNoToken before anything is sent.
 func WithToken(token string) Option {
 	return func(c *Client) error {
-		if strings.TrimSpace(token) == "" {
-			return errors.New("herokupartner: WithToken: empty token")
-		}
-		c.tokens = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"})
+		c.tokens = staticTokens(token)
 		return nil
 	}
 }
 
 // WithTokenSource takes access tokens from ts, asking it before every
-// attempt so that a refreshing source is honoured.
+// attempt so that a refreshing source is honoured. A nil ts leaves the
+// client without a token, exactly as the method (*Client).WithTokenSource
+// does: every request fails with ErrNoToken before anything is sent.
 func WithTokenSource(ts oauth2.TokenSource) Option {
 	return func(c *Client) error {
-		if ts == nil {
-			return errors.New("herokupartner: WithTokenSource: nil token source")
-		}
 		c.tokens = ts
 		return nil
 	}
+}
+
+// staticTokens is the source for one fixed token, or nil (no token) for a
+// blank one.
+func staticTokens(token string) oauth2.TokenSource {
+	if strings.TrimSpace(token) == "" {
+		return nil
+	}
+	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"})
 }
 
 // WithBaseURL points the client at another address: a fake Platform API in
@@ -130,14 +151,15 @@ func WithBaseURL(raw string) Option {
 }
 
 // WithHTTPClient makes requests through a copy of hc; hc itself is never
-// changed. Its Timeout, if any, bounds each attempt.
+// changed. The copy follows the SDK's redirect policy ahead of hc's own (see
+// RedirectError), and each attempt stays bounded to 10s even when hc has no
+// Timeout; a shorter Timeout of hc bounds each attempt further.
 func WithHTTPClient(hc *http.Client) Option {
 	return func(c *Client) error {
 		if hc == nil {
 			return errors.New("herokupartner: WithHTTPClient: nil client")
 		}
-		cp := *hc
-		c.httpClient = &cp
+		c.httpClient = secureHTTPClient(hc)
 		return nil
 	}
 }
@@ -180,16 +202,16 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithToken returns a copy of c that sends token; it shares c's transport
 // and settings, so deriving one client per add-on resource is cheap. With an
-// empty token the copy has none, and its requests fail with ErrNoToken.
+// empty or blank token the copy has none, exactly as the option WithToken:
+// its requests fail with ErrNoToken before anything is sent.
 func (c *Client) WithToken(token string) *Client {
-	if strings.TrimSpace(token) == "" {
-		return c.WithTokenSource(nil)
-	}
-	return c.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"}))
+	return c.WithTokenSource(staticTokens(token))
 }
 
 // WithTokenSource returns a copy of c that takes its tokens from ts; it
-// shares c's transport and settings. With a nil ts the copy has no token.
+// shares c's transport and settings. With a nil ts the copy has no token,
+// exactly as the option WithTokenSource: its requests fail with ErrNoToken
+// before anything is sent.
 func (c *Client) WithTokenSource(ts oauth2.TokenSource) *Client {
 	cp := *c
 	cp.tokens = ts

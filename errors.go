@@ -36,17 +36,23 @@ var ErrGrantRevoked = errors.New("herokupartner: the add-on's OAuth grant is no 
 // error id and message when the body was Heroku's JSON error, and a short
 // excerpt of the body when it was not (an HTML page from a proxy, say).
 type APIError struct {
+	// StatusCode is the answer's HTTP status, such as 404.
 	StatusCode int
 	// ID is Heroku's machine-readable error id, such as "not_found".
-	ID      string
+	ID string
+	// Message is Heroku's human-readable explanation, when the body was
+	// Heroku's JSON error.
 	Message string
 	// URL is the documentation link Heroku sometimes includes.
 	URL string
 	// RequestID is the Request-Id header of the answer; it may hold several
 	// comma-separated ids, and Heroku's support asks for it.
 	RequestID string
-	Method    string
-	Path      string
+	// Method is the HTTP method of the request, such as "GET".
+	Method string
+	// Path is the request's path below the base URL, such as
+	// "/addons/01234567-89ab-cdef-0123-456789abcdef"; it holds ids only.
+	Path string
 	// Attempts is how many times the request was sent, retries included.
 	Attempts int
 	// Body is a bounded excerpt of a body that was not Heroku's JSON error.
@@ -129,3 +135,45 @@ func (e *ResolveError) Error() string {
 func (e *ResolveError) Unwrap() error { return e.Err }
 
 var errEmptyConfigName = errors.New("herokupartner: config var with an empty name")
+
+// errPrefix starts every error text of the SDK, once.
+const errPrefix = "herokupartner: "
+
+// callError is a failed call that is not simply an answer from the API: a
+// request not sent, a refused redirect, a broken connection, a timeout, an
+// undecodable answer. Its text is "herokupartner: METHOD PATH: what: cause",
+// with the cause's own "herokupartner: METHOD PATH: " left out so that the
+// prefix appears once; errors.Is and errors.As see every cause.
+type callError struct {
+	method, path string
+	what         string
+	causes       []error
+}
+
+func newCallError(method, path, what string, causes ...error) *callError {
+	return &callError{method: method, path: path, what: what, causes: causes}
+}
+
+func (e *callError) Error() string {
+	var b strings.Builder
+	b.WriteString(errPrefix + e.method + " " + e.path)
+	if e.what != "" {
+		b.WriteString(": " + e.what)
+	}
+	for _, c := range e.causes {
+		if c == nil {
+			continue
+		}
+		b.WriteString(": " + chainText(c, e.method, e.path))
+	}
+	return b.String()
+}
+
+func (e *callError) Unwrap() []error { return e.causes }
+
+// chainText is err's text without the prefix and the "METHOD PATH: " that
+// the error wrapping it already wrote.
+func chainText(err error, method, path string) string {
+	s := strings.TrimPrefix(err.Error(), errPrefix)
+	return strings.TrimPrefix(s, method+" "+path+": ")
+}

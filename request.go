@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -43,107 +44,228 @@ type request struct {
 }
 
 // do sends the request, retrying as the policy allows, and decodes a 2xx
-// answer into out (unless out is nil).
+// answer into out (unless out is nil). Each attempt is bounded by
+// c.attemptTimeout, from asking for the token to the end of the body; the
+// whole call by the caller's deadline or, without one, by c.callTimeout.
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	req := request{method: method, path: path}
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("herokupartner: %s %s: encoding request: %w", method, path, err)
+			return newCallError(method, path, "encoding request", err)
 		}
 		req.body = b
 	}
 	if c.tokens == nil {
-		return fmt.Errorf("%w: %s %s not sent", ErrNoToken, method, path)
+		return newCallError(method, path, "not sent", ErrNoToken)
 	}
 	if ctx == nil {
-		return fmt.Errorf("herokupartner: %s %s: nil context", method, path)
+		return newCallError(method, path, "nil context")
 	}
-	requestID := uuid.NewString()
-	refreshed := false
-	sent := 0
-	var lastErr error
+	cl := call{c: c, ctx: ctx, req: req, out: out, requestID: uuid.NewString()}
+	if dl, ok := ctx.Deadline(); ok {
+		cl.deadline = dl
+	} else {
+		cl.deadline, cl.ownBudget = time.Now().Add(c.callTimeout), true
+	}
+	return cl.run()
+}
+
+// call is the state of one do.
+type call struct {
+	c         *Client
+	ctx       context.Context
+	req       request
+	out       any
+	requestID string
+	// deadline is the caller's, or the SDK's own call budget (ownBudget).
+	deadline  time.Time
+	ownBudget bool
+	refreshed bool // a 401 already forced one token refresh
+	sent      int  // attempts that reached the transport
+}
+
+// outcome says what an attempt leaves the call to do.
+type outcome int
+
+const (
+	finished  outcome = iota // return the attempt's error (nil: success)
+	retryWait                // retry after the returned wait, if the policy allows
+	retryNow                 // send again at once, without counting an attempt
+)
+
+func (cl *call) run() error {
+	c, m, p := cl.c, cl.req.method, cl.req.path
 	for attempt := 1; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("herokupartner: %s %s: %w", method, path, err)
+		if err := cl.ctx.Err(); err != nil {
+			return newCallError(m, p, "", err)
 		}
-		tok, err := c.token(ctx)
-		if err != nil {
-			return fmt.Errorf("herokupartner: %s %s: getting token: %w", method, path, err)
+		next, wait, err := cl.attempt(attempt)
+		switch next {
+		case finished:
+			return err
+		case retryNow:
+			attempt--
+			continue
 		}
-		if tok == nil || tok.AccessToken == "" {
-			return fmt.Errorf("%w: %s %s not sent: token source gave an empty token", ErrNoToken, method, path)
-		}
-		sent++
-		resp, err := c.send(ctx, req, requestID, tok.AccessToken)
-		var wait time.Duration
-		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("herokupartner: %s %s: %w", method, path, ctx.Err())
-			}
-			lastErr = fmt.Errorf("herokupartner: %s %s: attempt %d: %w", method, path, attempt, err)
-			if req.method != http.MethodGet {
-				// The server may have acted before the connection broke.
-				return lastErr
-			}
-			wait = c.retry.backoff(attempt)
-			if c.logger.Enabled(ctx, slog.LevelDebug) {
-				c.logger.LogAttrs(ctx, slog.LevelDebug, "herokupartner request failed",
-					slog.String("method", method), slog.String("path", path), slog.Int("attempt", attempt),
-					slog.String("request_id", requestID), slog.String("error", err.Error()))
-			}
-		} else {
-			c.noteRateLimit(resp.Header)
-			// Checking first keeps the silent default free of allocations.
-			if c.logger.Enabled(ctx, slog.LevelDebug) {
-				c.logger.LogAttrs(ctx, slog.LevelDebug, "herokupartner request",
-					slog.String("method", method), slog.String("path", path), slog.Int("attempt", attempt),
-					slog.Int("status", resp.StatusCode), slog.String("request_id", resp.Header.Get("Request-Id")))
-			}
-			if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-				return decodeBody(resp, req, out)
-			}
-			apiErr := readAPIError(resp, req, sent)
-			if resp.StatusCode == http.StatusUnauthorized && !refreshed {
-				if inv, ok := c.tokens.(tokenInvalidator); ok {
-					// A token can be revoked or expire early; one forced
-					// refresh tells that apart from a dead grant.
-					refreshed = true
-					if ierr := inv.InvalidateToken(ctx, tok.AccessToken); ierr != nil {
-						return fmt.Errorf("%w (refreshing the token failed: %w)", apiErr, ierr)
-					}
-					attempt--
-					continue
-				}
-			}
-			if resp.StatusCode == http.StatusUnauthorized && refreshed {
-				return fmt.Errorf("%w: the API refused the token even after a refresh (revoked, or the add-on was deprovisioned): %w", ErrGrantRevoked, apiErr)
-			}
-			if !retryableStatus(resp.StatusCode) || req.method != http.MethodGet {
-				return apiErr
-			}
-			lastErr = apiErr
-			wait = c.retry.waitFor(attempt, resp)
-		}
-		if attempt > c.retry.MaxRetries {
-			return lastErr
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		if attempt > c.retry.MaxRetries || time.Until(cl.deadline) < wait {
 			// Sleeping past the deadline could only end in
-			// DeadlineExceeded; the last answer says more.
-			return lastErr
+			// DeadlineExceeded; the last failure says more.
+			return err
 		}
-		c.logger.LogAttrs(ctx, slog.LevelInfo, "herokupartner retrying",
-			slog.String("method", method), slog.String("path", path), slog.Int("attempt", attempt),
-			slog.Duration("wait", wait), slog.String("request_id", requestID), slog.String("error", lastErr.Error()))
+		cl.logRetry(attempt, wait, err)
 		t := time.NewTimer(wait)
 		select {
-		case <-ctx.Done():
+		case <-cl.ctx.Done():
 			t.Stop()
-			return fmt.Errorf("herokupartner: %s %s: %w (while waiting to retry: %v)", method, path, ctx.Err(), lastErr)
+			return newCallError(m, p, "stopped while waiting to retry", cl.ctx.Err(), err)
 		case <-t.C:
 		}
 	}
+}
+
+// logRetry logs a coming retry at info level. Checking first keeps the
+// silent default free of allocations: err.Error() alone would allocate.
+func (cl *call) logRetry(attempt int, wait time.Duration, err error) {
+	if !cl.c.logger.Enabled(cl.ctx, slog.LevelInfo) {
+		return
+	}
+	cl.c.logger.LogAttrs(cl.ctx, slog.LevelInfo, "herokupartner retrying",
+		slog.String("method", cl.req.method), slog.String("path", cl.req.path), slog.Int("attempt", attempt),
+		slog.Duration("wait", wait), slog.String("request_id", cl.requestID), slog.String("error", err.Error()))
+}
+
+// attempt sends the request once under its own deadline, which stays alive
+// until the answer's body has been read.
+func (cl *call) attempt(n int) (outcome, time.Duration, error) {
+	c, m, p := cl.c, cl.req.method, cl.req.path
+	ctx, cancel := context.WithDeadline(cl.ctx, minTime(time.Now().Add(c.attemptTimeout), cl.deadline))
+	defer cancel()
+	tok, err := c.token(ctx)
+	if err != nil {
+		return finished, 0, newCallError(m, p, "getting token", err)
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return finished, 0, newCallError(m, p, "not sent: the token source gave an empty token", ErrNoToken)
+	}
+	if !validBearer(tok.AccessToken) {
+		// net/http would refuse it locally on every attempt; the token
+		// itself is not shown, since it is a secret however malformed.
+		return finished, 0, newCallError(m, p, "not sent: the token holds a character an Authorization header cannot carry (control character, space or non-ASCII)")
+	}
+	cl.sent++
+	resp, err := c.send(ctx, cl.req, cl.requestID, tok.AccessToken)
+	if err != nil {
+		return cl.sendFailed(ctx, n, err)
+	}
+	c.noteRateLimit(resp.Header)
+	if c.logger.Enabled(ctx, slog.LevelDebug) {
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "herokupartner request",
+			slog.String("method", m), slog.String("path", p), slog.Int("attempt", n),
+			slog.Int("status", resp.StatusCode), slog.String("request_id", resp.Header.Get("Request-Id")))
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return cl.succeeded(resp)
+	}
+	return cl.refused(ctx, resp, tok.AccessToken)
+}
+
+// sendFailed classifies an attempt that got no answer.
+func (cl *call) sendFailed(ctx context.Context, n int, err error) (outcome, time.Duration, error) {
+	c, m, p := cl.c, cl.req.method, cl.req.path
+	var re *RedirectError
+	if errors.As(err, &re) {
+		// Only the RedirectError is kept: the *url.Error around it holds
+		// the Location, which may carry credentials or a query.
+		return finished, 0, newCallError(m, p, "", re)
+	}
+	if cl.ctx.Err() != nil {
+		return finished, 0, newCallError(m, p, "", cl.ctx.Err())
+	}
+	if c.logger.Enabled(ctx, slog.LevelDebug) {
+		c.logger.LogAttrs(ctx, slog.LevelDebug, "herokupartner request failed",
+			slog.String("method", m), slog.String("path", p), slog.Int("attempt", n),
+			slog.String("request_id", cl.requestID), slog.String("error", err.Error()))
+	}
+	if ue, ok := err.(*url.Error); ok {
+		// Method and URL are already in our text.
+		err = ue.Err
+	}
+	what := "attempt " + strconv.Itoa(n)
+	if ctx.Err() != nil {
+		err = context.DeadlineExceeded
+		what += ": no complete answer within the attempt's time bound"
+		if cl.ownBudget && !time.Now().Before(cl.deadline) {
+			return finished, 0, newCallError(m, p, what+" (the SDK's "+c.callTimeout.String()+
+				" call budget ran out; pass a context with a deadline to choose another)", err)
+		}
+	}
+	lastErr := newCallError(m, p, what, err)
+	if m != http.MethodGet {
+		// The server may have acted before the connection broke.
+		return finished, 0, lastErr
+	}
+	return retryWait, c.retry.backoff(n), lastErr
+}
+
+// succeeded decodes a 2xx answer; a body broken in transit is retried like
+// a broken connection.
+func (cl *call) succeeded(resp *http.Response) (outcome, time.Duration, error) {
+	m, p := cl.req.method, cl.req.path
+	if resp.Request != nil && resp.Request.Method != m {
+		// A write turned into another method on the way was not done.
+		closeBody(resp)
+		return finished, 0, newCallError(m, p, "not done: the answer is to a "+resp.Request.Method)
+	}
+	broken, err := decodeBody(resp, cl.req, cl.out)
+	if err == nil || !broken || m != http.MethodGet || cl.ctx.Err() != nil {
+		return finished, 0, err
+	}
+	return retryWait, cl.c.retry.backoff(cl.sent), err
+}
+
+// refused turns a non-2xx answer into an APIError, forcing one token
+// refresh on a first 401.
+func (cl *call) refused(ctx context.Context, resp *http.Response, token string) (outcome, time.Duration, error) {
+	m, p := cl.req.method, cl.req.path
+	apiErr := readAPIError(resp, cl.req, cl.sent)
+	if resp.StatusCode == http.StatusUnauthorized {
+		if cl.refreshed {
+			return finished, 0, newCallError(m, p,
+				"the API refused the token even after a refresh (revoked, or the add-on was deprovisioned)", ErrGrantRevoked, apiErr)
+		}
+		if inv, ok := cl.c.tokens.(tokenInvalidator); ok {
+			// A token can be revoked or expire early; one forced refresh
+			// tells that apart from a dead grant.
+			cl.refreshed = true
+			if ierr := inv.InvalidateToken(ctx, token); ierr != nil {
+				return finished, 0, newCallError(m, p, "the token was refused and refreshing it failed", apiErr, ierr)
+			}
+			return retryNow, 0, nil
+		}
+	}
+	if !retryableStatus(resp.StatusCode) || m != http.MethodGet {
+		return finished, 0, apiErr
+	}
+	return retryWait, cl.c.retry.waitFor(cl.sent, resp), apiErr
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// validBearer reports whether token can be sent as a bearer credential:
+// visible ASCII only (RFC 6750's b64token is a subset).
+func validBearer(token string) bool {
+	for i := 0; i < len(token); i++ {
+		if token[i] < 0x21 || token[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Client) send(ctx context.Context, r request, requestID, token string) (*http.Response, error) {
@@ -179,78 +301,4 @@ func (c *Client) noteRateLimit(h http.Header) {
 	if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
 		c.rate.remaining.Store(n)
 	}
-}
-
-// closeBody drains a little of what is left so the connection can be
-// reused, then closes the body.
-func closeBody(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-	_ = resp.Body.Close()
-}
-
-func decodeBody(resp *http.Response, r request, out any) error {
-	if out == nil {
-		closeBody(resp)
-		return nil
-	}
-	lr := &io.LimitedReader{R: resp.Body, N: maxSuccessBody + 1}
-	defer func() {
-		// Reusing lr to drain saves an allocation on every call.
-		lr.N = maxDrain
-		_, _ = io.Copy(io.Discard, lr)
-		_ = resp.Body.Close()
-	}()
-	if err := json.NewDecoder(lr).Decode(out); err != nil {
-		if lr.N <= 0 {
-			err = fmt.Errorf("body larger than %d bytes", maxSuccessBody)
-		}
-		return fmt.Errorf("herokupartner: %s %s: decoding %d answer [request id %s]: %w",
-			r.method, r.path, resp.StatusCode, resp.Header.Get("Request-Id"), err)
-	}
-	return nil
-}
-
-func readAPIError(resp *http.Response, r request, attempts int) *APIError {
-	defer closeBody(resp)
-	raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	return newAPIError(r.method, r.path, attempts, resp.StatusCode, resp.Header, raw)
-}
-
-// newAPIError builds the error for a non-2xx answer from its status, header
-// and (bounded) body: Heroku's {"id","message","url"} when the body is
-// that, else an excerpt. It is the one decoding of Heroku's error bodies,
-// for the API and the token endpoint alike; secrets lists values to scrub
-// from whatever of the body the error keeps.
-func newAPIError(method, path string, attempts, status int, header http.Header, raw []byte, secrets ...string) *APIError {
-	e := &APIError{
-		StatusCode: status,
-		RequestID:  header.Get("Request-Id"),
-		Method:     method,
-		Path:       path,
-		Attempts:   attempts,
-		Header:     header,
-	}
-	var body struct {
-		ID      string `json:"id"`
-		Message string `json:"message"`
-		URL     string `json:"url"`
-	}
-	if err := json.Unmarshal(raw, &body); err == nil && (body.ID != "" || body.Message != "") {
-		e.ID, e.Message, e.URL = scrub(body.ID, secrets...), scrub(body.Message, secrets...), scrub(body.URL, secrets...)
-		return e
-	}
-	// Scrubbing before cutting the excerpt, so a secret cut in half cannot
-	// slip through.
-	e.Body = excerpt([]byte(scrub(string(raw), secrets...)))
-	return e
-}
-
-// excerpt keeps the start of a body as printable text.
-func excerpt(raw []byte) string {
-	s := strings.ToValidUTF8(string(raw[:min(len(raw), excerptLen)]), "")
-	s = strings.Join(strings.Fields(s), " ")
-	if len(raw) > excerptLen {
-		s += "…"
-	}
-	return s
 }

@@ -19,8 +19,11 @@ func retryableStatus(code int) bool {
 }
 
 // RetryPolicy says how a failed GET is retried: on 429, 500, 502, 503 and
-// 504 answers and on connection errors, with exponential backoff and full
-// jitter. Other 4xx answers are never retried.
+// 504 answers, on connection errors (a body cut off mid-way included) and on
+// an attempt that timed out, with exponential backoff: the wait before retry
+// n is drawn at random from [d/2, d], where d is BaseDelay doubled n-1 times
+// and capped at MaxDelay. Other 4xx answers, writes and requests that could
+// not be built are never retried.
 type RetryPolicy struct {
 	// MaxRetries is how many times a request is sent again after its first
 	// attempt; 0 disables retries.
@@ -32,9 +35,25 @@ type RetryPolicy struct {
 	MaxDelay time.Duration
 }
 
-// DefaultRetryPolicy suits a provisioning handler: a few quick retries that
-// fit well inside Heroku's 30 second budget.
-var DefaultRetryPolicy = RetryPolicy{MaxRetries: 3, BaseDelay: 200 * time.Millisecond, MaxDelay: 5 * time.Second}
+const (
+	defaultMaxRetries = 3
+	defaultBaseDelay  = 200 * time.Millisecond
+	defaultMaxDelay   = 5 * time.Second
+)
+
+// DefaultRetryPolicy is a copy of the policy a Client uses without
+// WithRetry: 3 retries, 200ms base delay, 5s cap.
+//
+// Deprecated: it is a copy; changing it changes nothing. Pass WithRetry to
+// choose another policy.
+var DefaultRetryPolicy = defaultRetryPolicy()
+
+// defaultRetryPolicy is the one source of the default policy: a few quick
+// retries that, with the attempt and call bounds, fit Heroku's 30 second
+// provisioning budget.
+func defaultRetryPolicy() RetryPolicy {
+	return RetryPolicy{MaxRetries: defaultMaxRetries}.withDefaults()
+}
 
 // rateLimitRefill is how long Heroku's bucket takes to give back one
 // request: about 75 a minute.
@@ -49,10 +68,10 @@ func (p RetryPolicy) validate() error {
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.BaseDelay == 0 {
-		p.BaseDelay = 200 * time.Millisecond
+		p.BaseDelay = defaultBaseDelay
 	}
 	if p.MaxDelay == 0 {
-		p.MaxDelay = 5 * time.Second
+		p.MaxDelay = defaultMaxDelay
 	}
 	return p
 }

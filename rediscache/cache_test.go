@@ -132,7 +132,7 @@ func TestReplicasShareResolutions(t *testing.T) {
 	replica := func() []herokupartner.BatchResult {
 		rdb := redis.NewClient(&redis.Options{Addr: server.addr})
 		defer rdb.Close()
-		opt := herokupartner.WithCache(rediscache.New(rdb, rediscache.WithPrefix("acme:")), herokupartner.CachePolicy{})
+		opt := herokupartner.BatchCache(rediscache.New(rdb, rediscache.WithPrefix("acme:")), herokupartner.CachePolicy{})
 		return items[0].Client.ResolvePipelines(ctx, items, opt)
 	}
 	first := replica()

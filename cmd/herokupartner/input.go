@@ -13,15 +13,32 @@ import (
 	"github.com/google/uuid"
 )
 
-// maxInput bounds what --from reads: a million resources with tokens fit.
-const maxInput = 256 << 20
+// maxBuffered bounds what is held in memory when standard input must be
+// read twice (a strict run from a pipe): a million resources with tokens
+// fit. Files and lenient runs are streamed and have no such bound.
+const maxBuffered = 256 << 20
+
+// maxLine bounds one line or CSV record of --from input.
+const maxLine = 1 << 20
+
+// sniffSize is how much of the input is looked at to tell its form.
+const sniffSize = 64 << 10
 
 // entry is one resource to resolve, with its own token if the input gave
-// one, and where it came from for error messages.
+// one, and where it came from for error messages. A non-empty problem
+// marks a malformed row: it says what is wrong without quoting the row.
 type entry struct {
-	uuid  string
-	token string
-	where string
+	uuid    string
+	token   string
+	where   string
+	problem string
+}
+
+// source yields entries in input order, then io.EOF. A malformed row is
+// an entry with a problem; an error means the rest cannot be read (broken
+// JSON structure, an unreadable file) and is a *usageError.
+type source interface {
+	next() (entry, error)
 }
 
 // Column names accepted in a CSV header or as JSON fields.
@@ -30,34 +47,67 @@ var (
 	tokenNames = []string{"token", "access_token", "oauth_token"}
 )
 
-// parseEntries reads --from input in any of the forms the usage text
-// lists, telling them apart by content. Error messages name lines and
-// columns but never echo values, which may be tokens.
-func parseEntries(r io.Reader, name string) ([]entry, error) {
-	data, err := io.ReadAll(io.LimitReader(r, maxInput+1))
-	if err != nil {
-		return nil, usagef("--from %s: %v", name, err)
+// sliceSource yields entries already in memory: arguments, the demo's.
+type sliceSource struct{ entries []entry }
+
+func (s *sliceSource) next() (entry, error) {
+	if len(s.entries) == 0 {
+		return entry{}, io.EOF
 	}
-	if len(data) > maxInput {
-		return nil, usagef("--from %s: larger than %d MiB", name, maxInput>>20)
+	e := s.entries[0]
+	s.entries = s.entries[1:]
+	return e, nil
+}
+
+// concatSource yields each source's entries in turn.
+type concatSource []source
+
+func (c *concatSource) next() (entry, error) {
+	for len(*c) > 0 {
+		e, err := (*c)[0].next()
+		if err != io.EOF {
+			return e, err
+		}
+		*c = (*c)[1:]
 	}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	trimmed := bytes.TrimSpace(data)
-	var entries []entry
+	return entry{}, io.EOF
+}
+
+// newSource reads --from input in any of the forms the usage text lists,
+// telling them apart by the first bytes, and streams it: nothing but the
+// current row is kept.
+func newSource(r io.Reader, name string) (source, error) {
+	br := bufio.NewReaderSize(r, sniffSize)
+	if bom, _ := br.Peek(3); bytes.Equal(bom, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+	}
+	head, err := br.Peek(sniffSize)
+	if err != nil && err != io.EOF && !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, usagef("--from %s: cannot read: %s", name, ioProblem(err))
+	}
+	trimmed := bytes.TrimSpace(head)
 	switch {
 	case len(trimmed) == 0:
-		return nil, nil
-	case trimmed[0] == '[' || trimmed[0] == '{':
-		entries, err = parseJSON(data, name)
-	case bytes.ContainsRune(firstDataLine(data), ','):
-		entries, err = parseCSV(data, name)
-	default:
-		entries, err = parseLines(data, name)
+		return &sliceSource{}, nil
+	case trimmed[0] == '[':
+		return &jsonArraySource{dec: json.NewDecoder(br), name: name}, nil
+	case trimmed[0] == '{':
+		return &jsonLinesSource{lines: newScanner(br), name: name}, nil
+	case bytes.ContainsRune(firstDataLine(head), ','):
+		cr := csv.NewReader(br)
+		cr.Comment = '#'
+		cr.FieldsPerRecord = -1
+		cr.TrimLeadingSpace = true
+		cr.ReuseRecord = true
+		return &csvSource{r: cr, name: name}, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	return entries, nil
+	return &lineSource{lines: newScanner(br), name: name}, nil
+}
+
+func newScanner(r io.Reader) *bufio.Scanner {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	return sc
 }
 
 func firstDataLine(data []byte) []byte {
@@ -70,34 +120,122 @@ func firstDataLine(data []byte) []byte {
 	return nil
 }
 
-func checkUUID(s, where string) (string, error) {
-	id, err := uuid.Parse(strings.TrimSpace(s))
-	if err != nil {
-		return "", usagef("%s: not a resource UUID (%d characters)", where, len(s))
+// ioProblem describes a read error without the file name the os package
+// puts in it.
+func ioProblem(err error) string {
+	if errors.Is(err, bufio.ErrTooLong) {
+		return fmt.Sprintf("a line is longer than %d KiB", maxLine>>10)
 	}
-	return id.String(), nil
+	var pe interface{ Unwrap() error }
+	if errors.As(err, &pe) && pe.Unwrap() != nil {
+		return pe.Unwrap().Error()
+	}
+	return err.Error()
 }
 
-func parseLines(data []byte, name string) ([]entry, error) {
-	var entries []entry
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), maxInput)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+// checkUUID returns the canonical form of s, or a problem that gives its
+// length but not its content.
+func checkUUID(s string) (id, problem string) {
+	u, err := uuid.Parse(strings.TrimSpace(s))
+	if err != nil {
+		return "", fmt.Sprintf("not a resource UUID (%d characters)", len(s))
+	}
+	return u.String(), ""
+}
+
+// lineSource reads one uuid per line; blank lines, # comments and a first
+// line naming the uuid column are skipped.
+type lineSource struct {
+	lines   *bufio.Scanner
+	name    string
+	n       int
+	started bool
+}
+
+func (s *lineSource) next() (entry, error) {
+	for s.lines.Scan() {
+		s.n++
+		line := strings.TrimSpace(s.lines.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		where := fmt.Sprintf("%s line %d", name, n)
-		id, err := checkUUID(line, where)
-		if err != nil {
-			return nil, err
+		if !s.started {
+			s.started = true
+			// A one-column CSV export: its header names the column.
+			if indexOf([]string{line}, uuidNames) == 0 {
+				continue
+			}
 		}
-		entries = append(entries, entry{uuid: id, where: where})
+		e := entry{where: fmt.Sprintf("%s line %d", s.name, s.n)}
+		e.uuid, e.problem = checkUUID(line)
+		return e, nil
 	}
-	if err := sc.Err(); err != nil {
-		return nil, usagef("--from %s: %v", name, err)
+	if err := s.lines.Err(); err != nil {
+		return entry{}, usagef("--from %s after line %d: %s", s.name, s.n, ioProblem(err))
 	}
-	return entries, nil
+	return entry{}, io.EOF
+}
+
+// csvSource reads CSV with a header naming the columns, or uuid[,token]
+// rows without one. Rows are counted as records, the header included.
+type csvSource struct {
+	r                 *csv.Reader
+	name              string
+	row               int
+	started           bool
+	uuidCol, tokenCol int
+}
+
+func (s *csvSource) next() (entry, error) {
+	for {
+		rec, err := s.r.Read()
+		if err == io.EOF {
+			return entry{}, io.EOF
+		}
+		s.row++
+		where := fmt.Sprintf("%s row %d", s.name, s.row)
+		var pe *csv.ParseError
+		if errors.As(err, &pe) {
+			return entry{where: where, problem: fmt.Sprintf("malformed CSV on line %d", pe.StartLine)}, nil
+		} else if err != nil {
+			return entry{}, usagef("--from %s at row %d: %s", s.name, s.row, ioProblem(err))
+		}
+		if !s.started {
+			s.started = true
+			if isHeader, err := s.header(rec); err != nil || isHeader {
+				if err != nil {
+					return entry{}, err
+				}
+				continue
+			}
+		}
+		if s.uuidCol >= len(rec) {
+			return entry{where: where, problem: "no uuid column"}, nil
+		}
+		e := entry{where: where}
+		e.uuid, e.problem = checkUUID(rec[s.uuidCol])
+		if s.tokenCol >= 0 && s.tokenCol < len(rec) {
+			e.token = strings.TrimSpace(rec[s.tokenCol])
+		}
+		return e, nil
+	}
+}
+
+// header reads the column layout from the first record, reporting
+// whether that record was a header.
+func (s *csvSource) header(rec []string) (bool, error) {
+	s.uuidCol, s.tokenCol = 0, 1
+	if _, err := uuid.Parse(strings.TrimSpace(rec[0])); err == nil {
+		if len(rec) > 2 {
+			return false, usagef("--from %s: CSV without a header must have the columns uuid[,token]; add a header naming them", s.name)
+		}
+		return false, nil
+	}
+	s.uuidCol, s.tokenCol = indexOf(rec, uuidNames), indexOf(rec, tokenNames)
+	if s.uuidCol < 0 {
+		return true, usagef("--from %s: the CSV header names no uuid column (one of %s)", s.name, strings.Join(uuidNames, ", "))
+	}
+	return true, nil
 }
 
 func indexOf(header []string, names []string) int {
@@ -109,133 +247,4 @@ func indexOf(header []string, names []string) int {
 		}
 	}
 	return -1
-}
-
-func parseCSV(data []byte, name string) ([]entry, error) {
-	cr := csv.NewReader(bytes.NewReader(data))
-	cr.Comment = '#'
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	records, err := cr.ReadAll()
-	if err != nil {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return nil, usagef("--from %s line %d: malformed CSV: %v", name, pe.Line, pe.Err)
-		}
-		return nil, usagef("--from %s: %v", name, err)
-	}
-	if len(records) == 0 {
-		return nil, nil
-	}
-	uuidCol, tokenCol, first := 0, 1, 0
-	if _, err := uuid.Parse(strings.TrimSpace(records[0][0])); err != nil {
-		// A header row names the columns.
-		uuidCol, tokenCol = indexOf(records[0], uuidNames), indexOf(records[0], tokenNames)
-		if uuidCol < 0 {
-			return nil, usagef("--from %s: the CSV header names no uuid column (one of %s)", name, strings.Join(uuidNames, ", "))
-		}
-		first = 1
-	} else if len(records[0]) > 2 {
-		return nil, usagef("--from %s: CSV without a header must have the columns uuid[,token]; add a header naming them", name)
-	}
-	var entries []entry
-	for i, rec := range records[first:] {
-		where := fmt.Sprintf("%s row %d", name, first+i+1)
-		if uuidCol >= len(rec) {
-			return nil, usagef("%s: no uuid column", where)
-		}
-		id, err := checkUUID(rec[uuidCol], where)
-		if err != nil {
-			return nil, err
-		}
-		e := entry{uuid: id, where: where}
-		if tokenCol >= 0 && tokenCol < len(rec) {
-			e.token = strings.TrimSpace(rec[tokenCol])
-		}
-		entries = append(entries, e)
-	}
-	return entries, nil
-}
-
-// jsonEntry decodes one JSON resource: a uuid string, or an object with
-// any of the accepted field names.
-type jsonEntry struct {
-	uuid, token string
-}
-
-func (j *jsonEntry) UnmarshalJSON(b []byte) error {
-	if bytes.HasPrefix(bytes.TrimSpace(b), []byte(`"`)) {
-		return json.Unmarshal(b, &j.uuid)
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return errors.New("want a uuid string or an object")
-	}
-	pick := func(names []string) (string, error) {
-		for _, n := range names {
-			for k, v := range fields {
-				if strings.EqualFold(k, n) {
-					var s string
-					if err := json.Unmarshal(v, &s); err != nil {
-						return "", fmt.Errorf("field %q is not a string", k)
-					}
-					return s, nil
-				}
-			}
-		}
-		return "", nil
-	}
-	var err error
-	if j.uuid, err = pick(uuidNames); err != nil {
-		return err
-	}
-	if j.uuid == "" {
-		return fmt.Errorf("no uuid field (one of %s)", strings.Join(uuidNames, ", "))
-	}
-	j.token, err = pick(tokenNames)
-	return err
-}
-
-func parseJSON(data []byte, name string) ([]entry, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var list []jsonEntry
-	if bytes.TrimSpace(data)[0] == '[' {
-		if err := dec.Decode(&list); err != nil {
-			return nil, usagef("--from %s: %s", name, jsonProblem(err))
-		}
-		if dec.More() {
-			return nil, usagef("--from %s: data after the JSON array", name)
-		}
-	} else {
-		for dec.More() {
-			var e jsonEntry
-			if err := dec.Decode(&e); err != nil {
-				return nil, usagef("--from %s: object %d: %s", name, len(list)+1, jsonProblem(err))
-			}
-			list = append(list, e)
-		}
-	}
-	entries := make([]entry, 0, len(list))
-	for i, e := range list {
-		where := fmt.Sprintf("%s item %d", name, i+1)
-		id, err := checkUUID(e.uuid, where)
-		if err != nil {
-			return nil, err
-		}
-		entries = append(entries, entry{uuid: id, token: strings.TrimSpace(e.token), where: where})
-	}
-	return entries, nil
-}
-
-// jsonProblem describes a decoding error without quoting the input.
-func jsonProblem(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fmt.Sprintf("unexpected JSON %s at byte %d", te.Value, te.Offset)
-	}
-	return err.Error()
 }

@@ -231,8 +231,8 @@ func TestBadUsageExitsTwoAndSendsNothing(t *testing.T) {
 		want  string
 	}{
 		{"no command", "", env, nil, "Usage"},
-		{"unknown command", "", env, []string{"frobnicate"}, "unknown command"},
-		{"unknown flag", "", env, []string{"resolve", "--nope", f.ids[0]}, "flag provided but not defined"},
+		{"unknown command", "", env, []string{"frobnicate"}, "argument 1 is not a known command"},
+		{"unknown flag", "", env, []string{"resolve", "--nope", f.ids[0]}, "argument 1 is not a known flag"},
 		{"no resources", "", env, []string{"resolve", "--api-url", url}, "no resources"},
 		{"bad uuid", "", env, []string{"resolve", f.ids[0], "HRKU-secret-looking-thing", "--api-url", url}, "argument 2 is not a resource UUID"},
 		{"json and jsonl", "", env, []string{"resolve", "--json", "--jsonl", f.ids[0], "--api-url", url}, "cannot be used together"},

@@ -1,13 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	hp "github.com/addonkit/herokupartner"
 )
@@ -50,6 +50,7 @@ type jsonResource struct {
 	Error        *jsonError `json:"error"`
 }
 
+// jsonSummary counts the results by status.
 type jsonSummary struct {
 	Total      int `json:"total"`
 	InPipeline int `json:"in_pipeline"`
@@ -57,11 +58,14 @@ type jsonSummary struct {
 	Failed     int `json:"failed"`
 }
 
+// jsonDocument is the shape of the --json output, which jsonWriter
+// streams: Resources, then Summary.
 type jsonDocument struct {
 	Resources []jsonResource `json:"resources"`
 	Summary   jsonSummary    `json:"summary"`
 }
 
+// toJSON describes one result for every output mode.
 func toJSON(r hp.BatchResult) jsonResource {
 	out := jsonResource{ResourceUUID: r.ResourceUUID}
 	if r.Err != nil || r.Resolution == nil {
@@ -99,71 +103,169 @@ func toJSON(r hp.BatchResult) jsonResource {
 	return out
 }
 
-func writeJSON(w io.Writer, results []hp.BatchResult) error {
-	doc := jsonDocument{Resources: make([]jsonResource, 0, len(results))}
-	for _, r := range results {
-		jr := toJSON(r)
-		doc.Resources = append(doc.Resources, jr)
-		switch jr.Status {
-		case statusOK:
-			doc.Summary.InPipeline++
-		case statusNoPipeline:
-			doc.Summary.NoPipeline++
-		default:
-			doc.Summary.Failed++
-		}
+// summary counts the results by status.
+type summary = jsonSummary
+
+func (s *summary) add(status string) {
+	s.Total++
+	switch status {
+	case statusOK:
+		s.InPipeline++
+	case statusNoPipeline:
+		s.NoPipeline++
+	default:
+		s.Failed++
 	}
-	doc.Summary.Total = len(results)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
 }
 
-func writeJSONL(w io.Writer, results []hp.BatchResult) error {
-	enc := json.NewEncoder(w)
-	for _, r := range results {
-		if err := enc.Encode(toJSON(r)); err != nil {
+// resultWriter prints results as they stream in, one window at a time,
+// in input order.
+type resultWriter interface {
+	window(rs []hp.BatchResult) error
+	finish(s summary) error
+}
+
+// marshalSafe is json.Marshal(Indent) made safe for terminals.
+func marshalSafe(v any, prefix, indent string) ([]byte, error) {
+	var b []byte
+	var err error
+	if indent == "" {
+		b, err = json.Marshal(v)
+	} else {
+		b, err = json.MarshalIndent(v, prefix, indent)
+	}
+	return jsonSafe(b), err
+}
+
+// jsonlWriter prints one JSON object per resource and line.
+type jsonlWriter struct{ w io.Writer }
+
+func (j jsonlWriter) window(rs []hp.BatchResult) error {
+	for _, r := range rs {
+		b, err := marshalSafe(toJSON(r), "", "")
+		if err != nil {
+			return err
+		}
+		if _, err := j.w.Write(append(b, '\n')); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func writeTable(w io.Writer, results []hp.BatchResult) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RESOURCE\tSTATUS\tAPP\tPIPELINE\tSTAGE")
-	dash := func(s string) string {
-		if s == "" {
-			return "-"
+func (jsonlWriter) finish(summary) error { return nil }
+
+// jsonWriter prints one document, {"resources": [...], "summary": {...}},
+// writing each resource as it comes: the summary, known only at the end,
+// follows the array so that nothing need be held.
+type jsonWriter struct {
+	w io.Writer
+	n int
+}
+
+func (j *jsonWriter) window(rs []hp.BatchResult) error {
+	for _, r := range rs {
+		b, err := marshalSafe(toJSON(r), "    ", "  ")
+		if err != nil {
+			return err
 		}
-		// A name never holds a tab or newline, but the table must not
-		// break if a server sends one.
-		return strings.Map(func(r rune) rune {
-			if r == '\t' || r == '\n' || r == '\r' {
-				return ' '
-			}
-			return r
-		}, s)
+		sep := ",\n    "
+		if j.n == 0 {
+			sep = "{\n  \"resources\": [\n    "
+		}
+		j.n++
+		if _, err := io.WriteString(j.w, sep); err != nil {
+			return err
+		}
+		if _, err := j.w.Write(b); err != nil {
+			return err
+		}
 	}
-	for _, r := range results {
+	return nil
+}
+
+func (j *jsonWriter) finish(s summary) error {
+	head := "\n  ]"
+	if j.n == 0 {
+		head = "{\n  \"resources\": []"
+	}
+	b, err := marshalSafe(s, "  ", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(j.w, "%s,\n  \"summary\": %s\n}\n", head, b)
+	return err
+}
+
+// tableWriter prints aligned columns without holding the whole table:
+// column widths are those of the rows seen so far, so they settle in the
+// first window and only grow after it.
+type tableWriter struct {
+	w      io.Writer
+	widths []int
+	header bool
+}
+
+var tableHeader = []string{"RESOURCE", "STATUS", "APP", "PIPELINE", "STAGE"}
+
+func (t *tableWriter) window(rs []hp.BatchResult) error {
+	rows := make([][]string, 0, len(rs)+1)
+	if !t.header {
+		t.header = true
+		rows = append(rows, tableHeader)
+	}
+	for _, r := range rs {
 		jr := toJSON(r)
 		app, pipeline := "", ""
 		if jr.App != nil {
-			app = cmpOr(jr.App.Name, jr.App.ID)
+			app = cmp.Or(jr.App.Name, jr.App.ID)
 		}
 		if jr.Pipeline != nil {
-			pipeline = cmpOr(jr.Pipeline.Name, jr.Pipeline.ID)
+			pipeline = cmp.Or(jr.Pipeline.Name, jr.Pipeline.ID)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", dash(jr.ResourceUUID), jr.Status, dash(app), dash(pipeline), dash(jr.Stage))
+		rows = append(rows, []string{cell(jr.ResourceUUID), jr.Status, cell(app), cell(pipeline), cell(jr.Stage)})
 	}
-	return tw.Flush()
+	return writeRows(t.w, &t.widths, rows)
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
+func (t *tableWriter) finish(summary) error {
+	if !t.header {
+		return t.window(nil)
 	}
-	return b
+	return nil
+}
+
+// writeRows prints rows padded to widths, widening them first to fit.
+func writeRows(w io.Writer, widths *[]int, rows [][]string) error {
+	for _, row := range rows {
+		for i, c := range row {
+			if i >= len(*widths) {
+				*widths = append(*widths, 0)
+			}
+			(*widths)[i] = max((*widths)[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		for i, c := range row {
+			b.WriteString(c)
+			if i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", (*widths)[i]-utf8.RuneCountInString(c)+2))
+			}
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// cell is a server-provided string made safe for a table cell; "-" when
+// empty.
+func cell(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return clean(s)
 }
 
 // describeError is the standard-error line for a failure: the error, which
@@ -182,45 +284,4 @@ func describeError(err error) string {
 		return err.Error()
 	}
 	return err.Error() + " [no answer, so no request id]"
-}
-
-// isTerminal reports whether w is a character device. The standard
-// library cannot tell a terminal from other character devices such as
-// /dev/null, but a progress bar sent there is harmless.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// progressBar draws "[#####.....]  50/100" on one line, redrawn in place.
-type progressBar struct {
-	w       io.Writer
-	shown   int // last percentage drawn, to redraw only on change
-	drawn   bool
-	lastLen int
-}
-
-const barWidth = 30
-
-func (p *progressBar) update(done, total int) {
-	pct := done * 100 / total
-	if p.drawn && pct == p.shown && done != total {
-		return
-	}
-	p.shown, p.drawn = pct, true
-	filled := done * barWidth / total
-	line := fmt.Sprintf("[%s%s] %*d/%d", strings.Repeat("#", filled), strings.Repeat(".", barWidth-filled), len(fmt.Sprint(total)), done, total)
-	p.lastLen = len(line)
-	fmt.Fprint(p.w, "\r"+line)
-}
-
-// clear erases the bar so that what follows starts on a clean line.
-func (p *progressBar) clear() {
-	if p.drawn {
-		fmt.Fprintf(p.w, "\r%s\r", strings.Repeat(" ", p.lastLen))
-	}
 }

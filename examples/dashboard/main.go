@@ -66,7 +66,7 @@ func run(ctx context.Context, w io.Writer) error {
 	}
 
 	cache := hp.NewMemoryCache(0)
-	opts := []hp.BatchOption{hp.WithConcurrency(8), hp.WithCache(cache, hp.CachePolicy{})}
+	opts := []hp.BatchOption{hp.BatchConcurrency(8), hp.BatchCache(cache, hp.CachePolicy{})}
 	results := base.ResolvePipelines(ctx, items, opts...)
 	cold := srv.RequestCount()
 	srv.ResetRequests()
