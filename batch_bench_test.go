@@ -19,8 +19,9 @@ import (
 //
 //	go test -run '^$' -bench BenchmarkResolvePipelines -benchtime=1x -count=3 .
 //
-// Metrics: requests/op is what the fake saw (2,050 cold, 1,000 warm once
-// couplings have expired, 0 within their ttl); x-ideal is wall time over
+// Metrics: requests/op is what the fake saw (2,050 cold, 2,000 cold with
+// BatchTwoRequests, 1,000 warm once couplings have expired, 0 within their
+// ttl); x-ideal is wall time over
 // the ideal; speedup-vs-naive is the naive loop's time per resource over
 // the batch's, both measured in this run.
 func BenchmarkResolvePipelines(b *testing.B) {
@@ -81,17 +82,32 @@ func BenchmarkResolvePipelines(b *testing.B) {
 			requests := 0
 			for b.Loop() {
 				srv.ResetRequests()
-				check(b, base.ResolvePipelines(ctx, w.items, hp.WithConcurrency(conc)))
+				check(b, base.ResolvePipelines(ctx, w.items, hp.BatchConcurrency(conc)))
 				requests = len(srv.Requests())
 			}
 			report(b, requests, 2*n+k, conc)
 		})
 	}
+	// Two-request resolution: the couplings name their pipeline, so no
+	// pipeline is fetched (2N requests, not 2N+K).
+	b.Run(fmt.Sprintf("batch-cold-two-requests-c%d", hp.DefaultBatchConcurrency), func(b *testing.B) {
+		named := herokupartnertest.NewServer(herokupartnertest.WithLatency(latency), herokupartnertest.WithRateLimit(0, 0),
+			herokupartnertest.WithPipelineNameInCoupling(true))
+		defer named.Close()
+		nw := newWorld(b, named, n, k, nil)
+		requests := 0
+		for b.Loop() {
+			named.ResetRequests()
+			check(b, base.ResolvePipelines(ctx, nw.items, hp.BatchTwoRequests()))
+			requests = len(named.Requests())
+		}
+		report(b, requests, 2*n, hp.DefaultBatchConcurrency)
+	})
 	// Warm once the couplings have expired: the add-on and the pipeline
 	// come from the cache, the coupling is asked again.
 	b.Run(fmt.Sprintf("batch-warm-c%d", hp.DefaultBatchConcurrency), func(b *testing.B) {
 		cache := hp.NewMemoryCache(0)
-		opt := hp.WithCache(cache, hp.CachePolicy{CouplingsTTL: -1})
+		opt := hp.BatchCache(cache, hp.CachePolicy{CouplingsTTL: -1})
 		check(b, base.ResolvePipelines(ctx, w.items, opt))
 		requests := 0
 		for b.Loop() {
@@ -104,7 +120,7 @@ func BenchmarkResolvePipelines(b *testing.B) {
 	// Warm within every ttl: no request at all.
 	b.Run("batch-hot", func(b *testing.B) {
 		cache := hp.NewMemoryCache(0)
-		opt := hp.WithCache(cache, hp.CachePolicy{})
+		opt := hp.BatchCache(cache, hp.CachePolicy{})
 		check(b, base.ResolvePipelines(ctx, w.items, opt))
 		requests := 0
 		for b.Loop() {

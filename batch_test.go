@@ -62,6 +62,40 @@ func newWorld(t testing.TB, srv *herokupartnertest.Server, n, k int, clientFor f
 	return w
 }
 
+// tokenManager returns a TokenManager against srv that has exchanged a
+// grant for each resource, as after provisioning.
+func tokenManager(t testing.TB, srv *herokupartnertest.Server, resources []uuid.UUID) *hp.TokenManager {
+	t.Helper()
+	m, err := hp.NewTokenManager(hp.TokenManagerConfig{ClientSecret: hp.NewSecret(srv.ClientSecret()),
+		TokenURL: srv.TokenURL(), HTTPClient: srv.HTTPClient()})
+	require.NoError(t, err)
+	for _, id := range resources {
+		code, expires := srv.IssueGrant(id)
+		_, err := m.Exchange(context.Background(), id.String(),
+			hp.OAuthGrant{Code: hp.NewSecret(code), ExpiresAt: expires, Type: "authorization_code"})
+		require.NoError(t, err)
+	}
+	srv.ResetRequests()
+	return m
+}
+
+// bind gives every item a client bound to its resource by a TokenManager,
+// the recommended setup: ForResource on base.
+func (w *world) bind(t testing.TB, base *hp.Client) *hp.TokenManager {
+	t.Helper()
+	ids := make([]uuid.UUID, len(w.addons))
+	for i, a := range w.addons {
+		ids[i] = a.ID
+	}
+	m := tokenManager(t, w.srv, ids)
+	for i := range w.items {
+		cl, err := base.ForResource(m, w.items[i].ResourceUUID)
+		require.NoError(t, err)
+		w.items[i].Client = cl
+	}
+	return m
+}
+
 // checkResolved asserts that every result is item i's resolution.
 func (w *world) checkResolved(t *testing.T, results []hp.BatchResult) {
 	t.Helper()
@@ -101,7 +135,7 @@ func TestResolvePipelinesColdCostsTwoNPlusK(t *testing.T) {
 	defer srv.Close()
 	w := newWorld(t, srv, n, k, nil)
 
-	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.WithConcurrency(16))
+	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.BatchConcurrency(16))
 
 	w.checkResolved(t, results)
 	reqs := srv.Requests()
@@ -123,10 +157,11 @@ func TestResolvePipelinesWarmCache(t *testing.T) {
 	ctx := context.Background()
 	cache := hp.NewMemoryCache(0)
 	base := srv.Client("")
+	w.bind(t, base)
 
 	// Couplings not cached: what a warm repeat costs once CouplingsTTL
 	// has passed.
-	noCouplings := hp.WithCache(cache, hp.CachePolicy{CouplingsTTL: -1})
+	noCouplings := hp.BatchCache(cache, hp.CachePolicy{CouplingsTTL: -1})
 	w.checkResolved(t, base.ResolvePipelines(ctx, w.items, noCouplings))
 	require.Len(t, srv.Requests(), 2*n+k, "cold")
 
@@ -144,10 +179,10 @@ func TestResolvePipelinesWarmCache(t *testing.T) {
 	// With the default policy the couplings are cached too: the first run
 	// fills them, the next costs nothing.
 	srv.ResetRequests()
-	w.checkResolved(t, base.ResolvePipelines(ctx, w.items, hp.WithCache(cache, hp.CachePolicy{})))
+	w.checkResolved(t, base.ResolvePipelines(ctx, w.items, hp.BatchCache(cache, hp.CachePolicy{})))
 	assert.Len(t, srv.Requests(), n)
 	srv.ResetRequests()
-	hot := base.ResolvePipelines(ctx, w.items, hp.WithCache(cache, hp.CachePolicy{}))
+	hot := base.ResolvePipelines(ctx, w.items, hp.BatchCache(cache, hp.CachePolicy{}))
 	w.checkResolved(t, hot)
 	assert.Empty(t, srv.Requests())
 	for i, r := range hot {
@@ -160,9 +195,10 @@ func TestResolvePipelinesSeesStageChangesOnceCouplingsExpire(t *testing.T) {
 	srv := herokupartnertest.NewServer()
 	defer srv.Close()
 	w := newWorld(t, srv, 4, 2, nil)
+	w.bind(t, srv.Client(""))
 	ctx := context.Background()
 	cache := hp.NewMemoryCache(0)
-	opt := hp.WithCache(cache, hp.CachePolicy{CouplingsTTL: -1})
+	opt := hp.BatchCache(cache, hp.CachePolicy{CouplingsTTL: -1})
 	w.checkResolved(t, srv.Client("").ResolvePipelines(ctx, w.items, opt))
 
 	// Item 0 is promoted; item 1 moves to a pipeline never seen before.
@@ -336,7 +372,7 @@ func TestResolvePipelinesBoundsConcurrency(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	results := base.ResolvePipelines(ctx, w.items, hp.WithConcurrency(conc))
+	results := base.ResolvePipelines(ctx, w.items, hp.BatchConcurrency(conc))
 
 	w.checkResolved(t, results)
 	assert.EqualValues(t, conc, tr.maxSeen.Load())
@@ -358,7 +394,7 @@ func TestResolvePipelinesStopsWhenContextEnds(t *testing.T) {
 	base := wrappedBase(t, srv, tr)
 	w := newWorld(t, srv, n, 5, base.WithToken)
 
-	results := base.ResolvePipelines(ctx, w.items, hp.WithConcurrency(conc))
+	results := base.ResolvePipelines(ctx, w.items, hp.BatchConcurrency(conc))
 
 	require.Len(t, results, n)
 	// Once canceled, no new request starts: only those already past
@@ -410,7 +446,7 @@ func TestResolvePipelinesSharedPipelineRefusedForOneToken(t *testing.T) {
 	base := wrappedBase(t, srv, tr)
 	w := newWorld(t, srv, 2, 1, base.WithToken)
 
-	results := base.ResolvePipelines(context.Background(), w.items, hp.WithConcurrency(2))
+	results := base.ResolvePipelines(context.Background(), w.items, hp.BatchConcurrency(2))
 
 	failed, ok := 0, 0
 	for _, r := range results {
@@ -427,22 +463,44 @@ func TestResolvePipelinesSharedPipelineRefusedForOneToken(t *testing.T) {
 	assert.Equal(t, 2, routeCounts(srv.Requests())[herokupartnertest.RoutePipeline])
 }
 
+// virtualClock is a clock that moves only when a paced request waits for
+// its slot: it then jumps to that slot. The fake's rate-limit bucket reads
+// the same clock, so refills follow the pacing exactly and nothing depends
+// on how fast the machine runs.
+type virtualClock struct {
+	mu     sync.Mutex
+	t      time.Time
+	sleeps int
+}
+
+func (c *virtualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *virtualClock) SleepUntil(_ context.Context, t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sleeps++
+	if t.After(c.t) {
+		c.t = t
+	}
+	return nil
+}
+
 func TestResolvePipelinesPacesWhenTheBucketRunsLow(t *testing.T) {
-	// One resource asked for 20 times with one client: 41 requests
-	// against a bucket of 30 that refills one request every 50ms. Unpaced,
-	// the batch would have to take over half a second to stay clear of
-	// 429s; it takes a few milliseconds.
-	run := func(opts ...hp.BatchOption) ([]hp.BatchResult, []herokupartnertest.Request) {
-		srv := herokupartnertest.NewServer(herokupartnertest.WithRateLimit(30, 1200))
+	// 20 resources, each with its own client as recommended, over one
+	// pipeline: 41 requests against a bucket of 30 that refills one
+	// request every 50ms of the fake's clock, which only pacing moves.
+	run := func(opts ...hp.BatchOption) ([]hp.BatchResult, []herokupartnertest.Request, *virtualClock) {
+		clock := &virtualClock{t: time.Now()}
+		srv := herokupartnertest.NewServer(herokupartnertest.WithRateLimit(30, 1200), herokupartnertest.WithClock(clock.Now))
 		defer srv.Close()
-		w := newWorld(t, srv, 1, 1, nil)
-		items := make([]hp.BatchItem, 20)
-		for i := range items {
-			items[i] = hp.BatchItem{ResourceUUID: w.items[0].ResourceUUID}
-		}
-		results := w.items[0].Client.ResolvePipelines(context.Background(), items,
-			append([]hp.BatchOption{hp.WithConcurrency(4)}, opts...)...)
-		return results, srv.Requests()
+		w := newWorld(t, srv, 20, 1, nil)
+		opts = append([]hp.BatchOption{hp.BatchConcurrency(4), hp.BatchClockForTest(clock.Now, clock.SleepUntil)}, opts...)
+		results := srv.Client("").ResolvePipelines(context.Background(), w.items, opts...)
+		return results, srv.Requests(), clock
 	}
 	count429 := func(reqs []herokupartnertest.Request) int {
 		n := 0
@@ -453,15 +511,18 @@ func TestResolvePipelinesPacesWhenTheBucketRunsLow(t *testing.T) {
 		}
 		return n
 	}
-	// Without pacing the batch runs into the limit: the setup is tight.
-	_, unpaced := run(hp.WithRateLimitReserve(0, 0))
+	// Without pacing the fake's clock never moves and the batch runs dry:
+	// the setup is tight.
+	_, unpaced, _ := run(hp.BatchRateLimit(-1, 0))
 	assert.Positive(t, count429(unpaced))
-	results, paced := run(hp.WithRateLimitReserve(10, 50*time.Millisecond))
-	for _, r := range results {
-		require.NoError(t, r.Err)
+
+	results, paced, clock := run(hp.BatchRateLimit(10, 50*time.Millisecond))
+	for i, r := range results {
+		require.NoError(t, r.Err, "item %d", i)
 	}
 	assert.Zero(t, count429(paced), "pacing at the refill rate keeps the bucket from running dry")
 	assert.Len(t, paced, 2*20+1)
+	assert.Positive(t, clock.sleeps, "the batch paced")
 }
 
 func TestResolvePipelinesReportsProgress(t *testing.T) {
@@ -469,8 +530,8 @@ func TestResolvePipelinesReportsProgress(t *testing.T) {
 	defer srv.Close()
 	w := newWorld(t, srv, 25, 3, nil)
 	var seen [][2]int
-	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.WithConcurrency(5),
-		hp.WithProgress(func(done, total int) { seen = append(seen, [2]int{done, total}) }))
+	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.BatchConcurrency(5),
+		hp.BatchProgress(func(done, total int) { seen = append(seen, [2]int{done, total}) }))
 	w.checkResolved(t, results)
 	require.Len(t, seen, 25)
 	for i, s := range seen {
@@ -518,7 +579,7 @@ func TestCacheEntriesArePerResourceAndHoldNoToken(t *testing.T) {
 	defer srv.Close()
 	w := newWorld(t, srv, 6, 2, nil)
 	cache := &recordingCache{}
-	w.checkResolved(t, srv.Client("").ResolvePipelines(context.Background(), w.items, hp.WithCache(cache, hp.CachePolicy{})))
+	w.checkResolved(t, srv.Client("").ResolvePipelines(context.Background(), w.items, hp.BatchCache(cache, hp.CachePolicy{})))
 
 	require.Len(t, cache.data, 6+6+2)
 	for key, value := range cache.data {
@@ -535,12 +596,72 @@ func TestCacheEntriesArePerResourceAndHoldNoToken(t *testing.T) {
 		}
 	}
 
-	// Another resource never reads these entries: an unknown resource
-	// asked with a warmed resource's token still goes to the API.
+}
+
+// A warmed cache is never served to a client that has not shown it may
+// read the resource (issue: a client holding A's token was served B's
+// cached resolution).
+func TestCacheServesAResourceOnlyToItsOwnClients(t *testing.T) {
+	srv := herokupartnertest.NewServer()
+	defer srv.Close()
+	w := newWorld(t, srv, 2, 1, nil)
+	base := srv.Client("")
+	m := w.bind(t, base)
+	ctx := context.Background()
+	cache := hp.NewMemoryCache(0)
+	opt := hp.BatchCache(cache, hp.CachePolicy{})
+	w.checkResolved(t, base.ResolvePipelines(ctx, w.items, opt))
+	a, b := w.items[0].ResourceUUID, w.items[1].ResourceUUID
+
+	for name, cl := range map[string]*hp.Client{
+		"A's bound client":  w.items[0].Client,
+		"A's static client": srv.Client(w.tokens[0]),
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv.ResetRequests()
+			got := base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: b, Client: cl}}, opt)
+			require.Error(t, got[0].Err, "B's entries must not be served to A's token")
+			assert.True(t, errors.Is(got[0].Err, hp.ErrForbidden) || errors.Is(got[0].Err, hp.ErrNotFound), "%v", got[0].Err)
+			assert.Zero(t, got[0].FromCache)
+			assert.Equal(t, map[herokupartnertest.Route]int{herokupartnertest.RouteAddon: 1}, routeCounts(srv.Requests()))
+		})
+	}
+
+	// B's own clients: bound by its TokenManager, served without a
+	// request, and still after its token is refreshed; a static token
+	// proves itself with the add-on request, then the rest is cached.
 	srv.ResetRequests()
-	other := srv.Client("").ResolvePipelines(context.Background(),
-		[]hp.BatchItem{{ResourceUUID: uuid.NewString(), Client: w.items[0].Client}}, hp.WithCache(cache, hp.CachePolicy{}))
-	assert.Error(t, other[0].Err)
+	fresh, err := base.ForResource(m, b)
+	require.NoError(t, err)
+	got := base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: b, Client: fresh}}, opt)
+	require.NoError(t, got[0].Err)
+	assert.Zero(t, got[0].Requests)
+	assert.Empty(t, srv.Requests())
+
+	srv.ExpireAccessTokens(w.addons[1].ID)
+	_, err = fresh.GetAddon(ctx, b) // a 401, then a refresh: a new access token
+	require.NoError(t, err)
+	srv.ResetRequests()
+	got = base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: b, Client: fresh}}, opt)
+	require.NoError(t, got[0].Err)
+	assert.Empty(t, srv.Requests(), "a token refresh does not turn the cache cold")
+
+	srv.ResetRequests()
+	got = base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: a, Client: srv.Client(w.tokens[0])}}, opt)
+	require.NoError(t, got[0].Err)
+	assert.Equal(t, hp.CacheHitCouplings|hp.CacheHitPipeline, got[0].FromCache)
+	assert.Equal(t, map[herokupartnertest.Route]int{herokupartnertest.RouteAddon: 1}, routeCounts(srv.Requests()))
+
+	// That token has now read A's add-on: any client sending it is
+	// served A's entries, with no request.
+	srv.ResetRequests()
+	got = base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: a, Client: srv.Client(w.tokens[0])}}, opt)
+	require.NoError(t, got[0].Err)
+	assert.Equal(t, hp.CacheHitAddon|hp.CacheHitCouplings|hp.CacheHitPipeline, got[0].FromCache)
+	assert.Empty(t, srv.Requests())
+	// It has not read B's.
+	got = base.ResolvePipelines(ctx, []hp.BatchItem{{ResourceUUID: b, Client: srv.Client(w.tokens[0])}}, opt)
+	require.Error(t, got[0].Err)
 	assert.Len(t, srv.Requests(), 1)
 }
 
@@ -549,7 +670,7 @@ func TestFailingCacheOnlyCostsRequests(t *testing.T) {
 	defer srv.Close()
 	w := newWorld(t, srv, 20, 4, nil)
 	cache := &recordingCache{fail: true}
-	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.WithCache(cache, hp.CachePolicy{}))
+	results := srv.Client("").ResolvePipelines(context.Background(), w.items, hp.BatchCache(cache, hp.CachePolicy{}))
 	w.checkResolved(t, results)
 	assert.Len(t, srv.Requests(), 2*20+4)
 }
@@ -557,6 +678,14 @@ func TestFailingCacheOnlyCostsRequests(t *testing.T) {
 func ExampleClient_ResolvePipelines() {
 	srv := herokupartnertest.NewServer()
 	defer srv.Close()
+	ctx := context.Background()
+	base := srv.Client("")
+	store := &hp.MemoryTokenStore{}
+	tokens, err := hp.NewTokenManager(hp.TokenManagerConfig{ClientSecret: hp.NewSecret(srv.ClientSecret()),
+		Store: store, TokenURL: srv.TokenURL(), HTTPClient: srv.HTTPClient()})
+	if err != nil {
+		panic(err)
+	}
 	web := srv.AddPipeline("web")
 	var items []hp.BatchItem
 	for _, s := range []struct {
@@ -568,14 +697,17 @@ func ExampleClient_ResolvePipelines() {
 			srv.Couple(app.ID, web.ID, s.stage)
 		}
 		a := srv.AddAddon(app.ID, "basic")
-		// Each resource has its own token, so each item its own client.
-		items = append(items, hp.BatchItem{ResourceUUID: a.ID.String(), Client: srv.Client(srv.IssueToken(a.ID))})
+		// Provisioning stored the resource's token (here: one the fake
+		// issues). Each resource has its own token, so each item its own
+		// client, bound to the resource by the TokenManager.
+		_ = store.Save(ctx, a.ID, hp.Token{AccessToken: hp.NewSecret(srv.IssueToken(a.ID)), Expiry: time.Now().Add(8 * time.Hour)})
+		cl, _ := base.ForResource(tokens, a.ID.String())
+		items = append(items, hp.BatchItem{ResourceUUID: a.ID.String(), Client: cl})
 	}
 	items = append(items, hp.BatchItem{ResourceUUID: "oops", Client: items[0].Client})
 
 	cache := hp.NewMemoryCache(0)
-	results := srv.Client("").ResolvePipelines(context.Background(), items,
-		hp.WithConcurrency(4), hp.WithCache(cache, hp.CachePolicy{}))
+	results := base.ResolvePipelines(ctx, items, hp.BatchConcurrency(4), hp.BatchCache(cache, hp.CachePolicy{}))
 	for _, r := range results {
 		switch {
 		case r.Err != nil:
@@ -588,7 +720,7 @@ func ExampleClient_ResolvePipelines() {
 	}
 	fmt.Println("requests:", len(srv.Requests()))
 	srv.ResetRequests()
-	srv.Client("").ResolvePipelines(context.Background(), items, hp.WithCache(cache, hp.CachePolicy{}))
+	base.ResolvePipelines(ctx, items, hp.BatchCache(cache, hp.CachePolicy{}))
 	fmt.Println("requests when warm:", len(srv.Requests()))
 	// Output:
 	// web-staging web staging

@@ -34,7 +34,7 @@ func (c *fakeClock) advance(d time.Duration) {
 func newClockedCache(size int) (*MemoryCache, *fakeClock) {
 	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	m := NewMemoryCache(size)
-	m.now = clock.now
+	m.Now = clock.now
 	return m, clock
 }
 
@@ -120,24 +120,29 @@ func TestMemoryCacheConcurrentUse(t *testing.T) {
 }
 
 func TestCachePolicyDefaults(t *testing.T) {
-	assert.Equal(t, DefaultCachePolicy, CachePolicy{}.withDefaults())
+	assert.Equal(t, defaultCachePolicy, CachePolicy{}.withDefaults())
+	assert.Equal(t, DefaultCachePolicy, defaultCachePolicy, "the deprecated copy shows the defaults")
+	saved := DefaultCachePolicy
+	defer func() { DefaultCachePolicy = saved }()
+	DefaultCachePolicy = CachePolicy{AddonTTL: time.Nanosecond, CouplingsTTL: time.Nanosecond, PipelineTTL: time.Nanosecond}
+	assert.Equal(t, time.Minute, CachePolicy{}.withDefaults().CouplingsTTL, "changing the deprecated copy changes nothing")
 	p := CachePolicy{AddonTTL: time.Second, CouplingsTTL: -1}.withDefaults()
 	assert.Equal(t, time.Second, p.AddonTTL)
 	assert.Negative(t, p.CouplingsTTL, "a negative ttl keeps meaning: never cache")
-	assert.Equal(t, DefaultCachePolicy.PipelineTTL, p.PipelineTTL)
+	assert.Equal(t, defaultCachePolicy.PipelineTTL, p.PipelineTTL)
 }
 
 func TestPacerSpacesRequests(t *testing.T) {
 	var p pacer
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	const iv = 800 * time.Millisecond
-	assert.Zero(t, p.reserve(now, iv), "the first paced request goes at once")
-	assert.Equal(t, iv, p.reserve(now, iv))
-	assert.Equal(t, 2*iv, p.reserve(now, iv))
+	assert.Zero(t, p.book(now, iv), "the first paced request goes at once")
+	assert.Equal(t, iv, p.book(now, iv))
+	assert.Equal(t, 2*iv, p.book(now, iv))
 	// After a quiet spell no debt is carried over.
 	later := now.Add(time.Minute)
-	assert.Zero(t, p.reserve(later, iv))
-	assert.Equal(t, iv/2, p.reserve(later.Add(iv/2), iv), "a request half an interval on waits the other half")
+	assert.Zero(t, p.book(later, iv))
+	assert.Equal(t, iv/2, p.book(later.Add(iv/2), iv), "a request half an interval on waits the other half")
 }
 
 func TestTokenSpecificErrors(t *testing.T) {

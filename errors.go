@@ -97,18 +97,32 @@ func (e *APIError) Is(target error) bool {
 	return false
 }
 
-// ResolveError says which step of ResolvePipeline failed and wraps the cause.
+// ResolveError says which step of a resolution failed and wraps the cause.
+// ResolvePipeline, ResolvePipelines and Resolver return it for every
+// failure.
 type ResolveError struct {
-	// Step is "add-on", "couplings" or "pipeline".
+	// Step is StepAddon, StepCouplings or StepPipeline.
 	Step string
-	// ResourceID is the add-on resource being resolved.
+	// ResourceID is the canonical uuid of the add-on resource being
+	// resolved; it is empty when the id given was not a UUID, since that
+	// value is never echoed.
 	ResourceID string
 	Err        error
 }
 
-// Error names the step and the resource and includes the cause.
+// Error reads "herokupartner: resolving add-on ID: STEP step: CAUSE", with
+// one "herokupartner: " prefix for the whole chain.
 func (e *ResolveError) Error() string {
-	return fmt.Sprintf("herokupartner: resolving add-on %s: %s step: %v", e.ResourceID, e.Step, e.Err)
+	var b strings.Builder
+	b.WriteString("herokupartner: resolving add-on")
+	if e.ResourceID != "" {
+		b.WriteString(" " + e.ResourceID)
+	}
+	b.WriteString(": " + e.Step + " step")
+	if e.Err != nil {
+		b.WriteString(": " + strings.TrimPrefix(e.Err.Error(), "herokupartner: "))
+	}
+	return b.String()
 }
 
 // Unwrap returns the cause.

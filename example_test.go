@@ -74,3 +74,55 @@ func ExampleClient_ResolvePipeline() {
 	// acme-web: acme-shop at staging
 	// acme-legacy: no pipeline
 }
+
+// Tag your metrics with the stage: one Resolver per process answers
+// "which stage is this resource's app in?" for every metric, from memory
+// once warm.
+func ExampleResolver_tagYourMetricsWithTheStage() {
+	fake := herokupartnertest.NewServer()
+	defer fake.Close()
+	ctx := context.Background()
+	shop := fake.AddPipeline("acme-shop")
+	web := fake.AddApp("acme-web")
+	fake.Couple(web.ID, shop.ID, herokupartner.StageProduction)
+	addon := fake.AddAddon(web.ID, "basic")
+	resource := addon.ID.String()
+
+	// Provisioning exchanged the resource's grant; the fake issues one here.
+	tokens, err := herokupartner.NewTokenManager(herokupartner.TokenManagerConfig{
+		ClientSecret: herokupartner.NewSecret(fake.ClientSecret()), TokenURL: fake.TokenURL(), HTTPClient: fake.HTTPClient()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	code, expires := fake.IssueGrant(addon.ID)
+	if _, err := tokens.Exchange(ctx, resource, herokupartner.OAuthGrant{Code: herokupartner.NewSecret(code), ExpiresAt: expires}); err != nil {
+		log.Fatal(err)
+	}
+	fake.ResetRequests()
+
+	base := fake.Client("") // in production: herokupartner.NewClient(...)
+	var stages herokupartner.Resolver
+	stageOf := func(ctx context.Context, resource string) string {
+		client, err := base.ForResource(tokens, resource) // bound to the resource: cache hits allowed
+		if err != nil {
+			return "unknown"
+		}
+		stage, err := stages.Stage(ctx, client, resource)
+		switch {
+		case err != nil:
+			return "unknown" // a revoked grant is remembered: no request per metric
+		case stage == "":
+			return "none"
+		}
+		return string(stage)
+	}
+
+	for range 1000 {
+		_ = stageOf(ctx, resource) // e.g. in the middleware tagging each request's metrics
+	}
+	fmt.Println("stage:", stageOf(ctx, resource))
+	fmt.Println("API requests for 1,001 lookups:", len(fake.Requests()))
+	// Output:
+	// stage: production
+	// API requests for 1,001 lookups: 3
+}

@@ -23,6 +23,8 @@ type Dashboard struct {
 
 // PipelineGroup is one pipeline and its apps by stage.
 type PipelineGroup struct {
+	// Pipeline is the fullest record any result had: only id and name
+	// when every result came from a two-request resolution.
 	Pipeline Pipeline
 	// Stages are ordered development, review, test, staging, production,
 	// then stages Heroku may add later, alphabetically. Only stages with an
@@ -76,6 +78,7 @@ func GroupByPipeline(results []BatchResult) Dashboard {
 	pipes := map[uuid.UUID]*PipelineGroup{}
 	stages := map[uuid.UUID]map[Stage]map[uuid.UUID]*AppGroup{}
 	loose := map[uuid.UUID]*AppGroup{}
+	partial := map[uuid.UUID]bool{} // pipeline id -> only a partial record so far
 	for _, r := range results {
 		res := r.Resolution
 		if r.Err != nil || res == nil {
@@ -87,6 +90,7 @@ func GroupByPipeline(results []BatchResult) Dashboard {
 			continue
 		}
 		p := Pipeline{ID: res.Coupling.Pipeline.ID, Name: res.Coupling.Pipeline.Name}
+		full := res.Pipeline != nil && !res.PipelinePartial
 		if res.Pipeline != nil {
 			p = *res.Pipeline
 		}
@@ -95,8 +99,12 @@ func GroupByPipeline(results []BatchResult) Dashboard {
 			pg = &PipelineGroup{Pipeline: p}
 			pipes[p.ID] = pg
 			stages[p.ID] = map[Stage]map[uuid.UUID]*AppGroup{}
-		} else if pg.Pipeline.Name == "" {
+			partial[p.ID] = !full
+		} else if pg.Pipeline.Name == "" || (partial[p.ID] && full) {
+			// A full record, where one result has it, beats a partial
+			// one (two-request resolutions) or a bare coupling reference.
 			pg.Pipeline = p
+			partial[p.ID] = !full
 		}
 		st := stages[p.ID]
 		if st[res.Stage] == nil {

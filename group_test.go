@@ -137,6 +137,21 @@ func TestGroupByPipelineWithoutPipelineRecord(t *testing.T) {
 	assert.Equal(t, "named-in-coupling", d.Pipelines[0].Pipeline.Name)
 }
 
+func TestGroupByPipelinePrefersAFullPipelineRecord(t *testing.T) {
+	full := &hp.Pipeline{ID: uuid.New(), Name: "shop", Owner: &hp.PipelineOwner{ID: uuid.New(), Type: "team"}}
+	partial := resolved(ref("a"), &hp.Pipeline{ID: full.ID, Name: "shop"}, hp.StageStaging)
+	partial.Resolution.PipelinePartial = true
+	for name, order := range map[string][]hp.BatchResult{
+		"partial first": {partial, resolved(ref("b"), full, hp.StageProduction)},
+		"full first":    {resolved(ref("b"), full, hp.StageProduction), partial},
+	} {
+		d := hp.GroupByPipeline(order)
+		require.Len(t, d.Pipelines, 1, name)
+		assert.Equal(t, *full, d.Pipelines[0].Pipeline, name)
+		assert.Len(t, d.Pipelines[0].Stages, 2, name)
+	}
+}
+
 func TestCompareStages(t *testing.T) {
 	assert.Negative(t, hp.CompareStages(hp.StageDevelopment, hp.StageProduction))
 	assert.Negative(t, hp.CompareStages(hp.StageProduction, "beta"))
