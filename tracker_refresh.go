@@ -13,9 +13,12 @@ import (
 const (
 	// trackerBatch is how many due entries the refresher reads at once.
 	trackerBatch = 256
-	// trackerPipelineTTL is how long a pipeline read by a resolution is
+	// trackerPipelineTTL is how long a pipeline this process read is
 	// reused before a coupling that names it costs a request again.
-	trackerPipelineTTL = time.Hour
+	// Pipelines are renamed rarely and no event says so; a day keeps a
+	// pass at one request per resource for fleets whose pass takes hours
+	// (10,000 resources at 20 a minute: 8 h 20 min).
+	trackerPipelineTTL = 24 * time.Hour
 	// trackerPause is how long the refresher stands aside once the
 	// bucket is below the reserve or a request was rate limited: Heroku
 	// refills about 75 requests in that time.
@@ -41,7 +44,7 @@ type knownPipeline struct {
 // the others wait to take over. Each pass takes the entries checked
 // longest ago first: a resource never resolved costs its full resolution
 // (2–3 requests), a resolved one a coupling refresh (1 request, plus 1 if
-// its app moved to a pipeline not read within the hour). Every request
+// its app is in a pipeline this process has not read within a day). Every request
 // waits for a slot of the budget, a minute / Budget apart, so no minute
 // ever holds more than Budget requests, whatever the fleet size.
 func (t *Tracker) Run(ctx context.Context) error {
@@ -66,7 +69,7 @@ func (t *Tracker) Run(ctx context.Context) error {
 			continue
 		}
 		for i := range due {
-			if err := t.refresh(ctx, &due[i]); errors.Is(err, errNotLeader) {
+			if err := t.refresh(ctx, &due[i]); errors.Is(err, errNotLeader) || ctx.Err() != nil {
 				break
 			}
 		}
@@ -104,9 +107,6 @@ func (t *Tracker) refresh(ctx context.Context, e *TrackedResource) error {
 			return t.failed(ctx, id, err)
 		}
 		return t.confirmed(ctx, id, func(cur *TrackedResource) { cur.Resolution = res })
-	}
-	if p := e.Resolution.Pipeline; p != nil && !e.Resolution.PipelinePartial {
-		t.knowPipeline(p, e.ConfirmedAt)
 	}
 	appID := e.Resolution.App.ID
 	c, err := s.coupling(ctx, id, appID)
@@ -168,13 +168,13 @@ func (t *Tracker) failed(ctx context.Context, id string, err error) error {
 	})
 }
 
+// knowPipeline remembers a pipeline read at `at`. Only what this process
+// read is remembered: the store's entries do not say when their pipeline
+// was read, so a restart or a new leader reads each pipeline once more.
 func (t *Tracker) knowPipeline(p *Pipeline, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	id := p.ID.String()
-	if k, ok := t.pipelines[id]; !ok || k.at.Before(at) {
-		t.pipelines[id] = knownPipeline{p: *p, at: at}
-	}
+	t.pipelines[p.ID.String()] = knownPipeline{p: *p, at: at}
 }
 
 func (t *Tracker) knownPipeline(id string) (*Pipeline, bool) {
@@ -196,9 +196,22 @@ func (t *Tracker) slot(ctx context.Context) error {
 	t.next = at.Add(t.interval)
 	t.mu.Unlock()
 	if d := at.Sub(now); d > 0 {
-		return t.cfg.Sleep(ctx, d)
+		if err := t.cfg.Sleep(ctx, d); err != nil {
+			t.unbook(at)
+			return err
+		}
 	}
 	return ctx.Err()
+}
+
+// unbook gives back the slot at `at` when its wait was cut short, unless a
+// later slot was booked meanwhile.
+func (t *Tracker) unbook(at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.next.Equal(at.Add(t.interval)) {
+		t.next = at
+	}
 }
 
 // pause holds the refresher's next slot back, after an answer that shows

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +39,9 @@ func (c *trackerClock) Now() time.Time {
 }
 
 func (c *trackerClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err // as a real sleep would, at once
+	}
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	stop := c.stop != nil && !c.now.Before(c.stopAt)
@@ -45,6 +50,16 @@ func (c *trackerClock) Sleep(ctx context.Context, d time.Duration) error {
 		c.stop()
 	}
 	return ctx.Err()
+}
+
+// stopNow ends the current runFor at once.
+func (c *trackerClock) stopNow() {
+	c.mu.Lock()
+	stop := c.stop
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // runFor runs tr's refresher for d of virtual time.
@@ -67,13 +82,49 @@ type stampedTransport struct {
 	clock *trackerClock
 	mu    sync.Mutex
 	sent  []time.Time
+	paths []string
+	low   *int
+}
+
+// count returns how many requests' paths contain part.
+func (s *stampedTransport) count(part string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, p := range s.paths {
+		if strings.Contains(p, part) {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *stampedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	s.mu.Lock()
 	s.sent = append(s.sent, s.clock.Now())
+	s.paths = append(s.paths, r.URL.Path)
 	s.mu.Unlock()
-	return s.base.RoundTrip(r)
+	resp, err := s.base.RoundTrip(r)
+	if err == nil {
+		if rem, convErr := strconv.Atoi(resp.Header.Get("RateLimit-Remaining")); convErr == nil {
+			s.mu.Lock()
+			if s.low == nil || rem < *s.low {
+				s.low = &rem
+			}
+			s.mu.Unlock()
+		}
+	}
+	return resp, err
+}
+
+// lowest returns the lowest RateLimit-Remaining answered, -1 if none.
+func (s *stampedTransport) lowest() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.low == nil {
+		return -1
+	}
+	return *s.low
 }
 
 // busiestMinute returns the most requests sent within any 60 s window.
@@ -122,11 +173,8 @@ func newFleet(t testing.TB, world herokupartnertest.World, opts ...herokupartner
 
 func (f *fleet) tracker(t testing.TB, cfg hp.TrackerConfig) *hp.Tracker {
 	t.Helper()
-	cfg.ClientFor = func(_ context.Context, id string) (*hp.Client, error) {
-		if cl, ok := f.clients[id]; ok {
-			return cl, nil
-		}
-		return nil, fmt.Errorf("no token for resource %s", id)
+	if cfg.ClientFor == nil {
+		cfg.ClientFor = f.clientFor
 	}
 	cfg.Now, cfg.Sleep = f.clock.Now, f.clock.Sleep
 	cfg.OnChange = func(c hp.Change) {
@@ -140,6 +188,13 @@ func (f *fleet) tracker(t testing.TB, cfg hp.TrackerConfig) *hp.Tracker {
 		require.NoError(t, tr.Track(context.Background(), r.Addon.ID.String()))
 	}
 	return tr
+}
+
+func (f *fleet) clientFor(_ context.Context, id string) (*hp.Client, error) {
+	if cl, ok := f.clients[id]; ok {
+		return cl, nil
+	}
+	return nil, fmt.Errorf("no token for resource %s", id)
 }
 
 // takeChanges returns the changes reported since the last call.
@@ -302,4 +357,124 @@ func TestTrackerRemovesRevokedResources(t *testing.T) {
 	assert.Nil(t, bad.Resolution)
 	assert.Contains(t, bad.LastError, "401")
 	assert.False(t, bad.CheckedAt.IsZero())
+}
+
+// bigWorld is n apps with one add-on each, over pipelines of 100 apps.
+func bigWorld(n int) herokupartnertest.World {
+	stages := []hp.Stage{hp.StageDevelopment, hp.StageStaging, hp.StageProduction}
+	w := herokupartnertest.World{Apps: make([]herokupartnertest.WorldApp, n)}
+	for i := range w.Apps {
+		w.Apps[i] = herokupartnertest.WorldApp{Customer: fmt.Sprint("c", i/100), Name: fmt.Sprint("app-", i),
+			Pipeline: fmt.Sprint("p-", i/100), Stage: stages[i%3]}
+	}
+	return w
+}
+
+// TestTrackerTenThousandResourcesWithinBudget measures, on the virtual
+// clock, what a 10,000-resource fleet costs at 60 requests a minute.
+func TestTrackerTenThousandResourcesWithinBudget(t *testing.T) {
+	const n, budget, pipelines = 10000, 60, 100
+	f := newFleet(t, bigWorld(n))
+	tr := f.tracker(t, hp.TrackerConfig{Budget: budget})
+	ctx := context.Background()
+	slots := func(k int) time.Duration { return time.Duration(k) * time.Minute / budget }
+
+	// Cold: every resource's full resolution, each pipeline read once.
+	f.clock.runFor(t, tr, slots(2*n+pipelines))
+	assert.Equal(t, 2*n+pipelines, f.fake.RequestCount(), "cold pass: 2N+K requests")
+	assert.Equal(t, map[hp.ChangeKind]int{hp.ChangeAdded: n}, kinds(f.takeChanges()))
+
+	// Warm: one coupling request per resource.
+	start := f.fake.RequestCount()
+	passStart := f.clock.Now()
+	f.clock.runFor(t, tr, slots(n))
+	perPass := f.fake.RequestCount() - start
+	assert.Equal(t, n, perPass, "warm pass: N requests")
+	assert.LessOrEqual(t, f.wire.busiestMinute(), budget, "never above the budget in any minute")
+
+	fr, err := tr.Freshness(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, n, fr.Resources)
+	assert.Equal(t, slots(n), fr.Bound, "fleet size / budget")
+	now := f.clock.Now()
+	all, err := tr.Resources(ctx)
+	require.NoError(t, err)
+	var stalest time.Duration
+	for _, e := range all {
+		require.NotNil(t, e.Resolution)
+		require.False(t, e.ConfirmedAt.Before(passStart), "every entry confirmed in the pass")
+		stalest = max(stalest, now.Sub(e.ConfirmedAt))
+	}
+	assert.LessOrEqual(t, stalest, fr.Bound, "staleness bound achieved")
+	assert.Equal(t, fr.Oldest, now.Add(-stalest))
+	t.Logf("N=%d budget=%d/min: cold pass %d requests, warm pass %d requests, busiest minute %d, bound %s, stalest %s",
+		n, budget, 2*n+pipelines, perPass, f.wire.busiestMinute(), fr.Bound, stalest)
+}
+
+func TestTrackerYieldsBelowTheReserve(t *testing.T) {
+	// A bucket of 500, refilled at 75 a minute, and a refresher allowed
+	// 600 a minute: with a reserve of 400 it stands aside for a minute
+	// whenever an answer shows less, so the bucket never falls below
+	// 399 and the refresher spends at most what refills.
+	run := func(reserve int) (sent, low int) {
+		f := newFleet(t, bigWorld(300), herokupartnertest.WithRateLimit(500, 75))
+		tr := f.tracker(t, hp.TrackerConfig{Budget: 600, Reserve: reserve})
+		f.clock.runFor(t, tr, 10*time.Minute)
+		return f.fake.RequestCount(), f.wire.lowest()
+	}
+	sent, low := run(400)
+	assert.GreaterOrEqual(t, low, 399, "interactive calls keep the reserve")
+	assert.LessOrEqual(t, sent, 100+75*10+10, "about the refill")
+	t.Logf("budget 600/min, reserve 400, bucket 500 refilled 75/min: %d requests in 10 minutes, lowest RateLimit-Remaining %d", sent, low)
+
+	sent, low = run(-1)
+	assert.Equal(t, 0, low, "without a reserve the bucket runs dry")
+	t.Logf("same without a reserve: %d requests in 10 minutes, lowest %d", sent, low)
+}
+
+// deadLeader is a holder that dies: its Resign never reaches the lease.
+type deadLeader struct{ hp.TrackerLeader }
+
+func (deadLeader) Resign(context.Context) error { return nil }
+
+func TestTrackerLeaseTakenOverWhenTheLeaderDies(t *testing.T) {
+	const n = 200
+	f := newFleet(t, bigWorld(n))
+	store := &hp.MemoryTrackerStore{}
+	a, err := hp.NewMemoryLeader("a", time.Minute, f.clock.Now)
+	require.NoError(t, err)
+	b, err := a.Holder("b")
+	require.NoError(t, err)
+	// MinAge of an hour: one pass only, so every request is counted once.
+	// a dies as it starts its 101st resource, before sending anything
+	// for it.
+	started := 0
+	dies := func(ctx context.Context, id string) (*hp.Client, error) {
+		if started++; started > 100 {
+			f.clock.stopNow()
+			return nil, ctx.Err()
+		}
+		return f.clientFor(ctx, id)
+	}
+	ta := f.tracker(t, hp.TrackerConfig{Budget: 600, Store: store, Leader: deadLeader{a}, MinAge: time.Hour, ClientFor: dies})
+	tb := f.tracker(t, hp.TrackerConfig{Budget: 600, Store: store, Leader: b, MinAge: time.Hour})
+
+	f.clock.runFor(t, ta, time.Hour)
+	byA := f.fake.RequestCount()
+	require.Equal(t, 200, f.wire.count("/addons/")+f.wire.count("/pipeline-couplings"), "a resolved 100")
+	// b waits for the lease to expire, takes over and finishes.
+	f.clock.runFor(t, tb, 3*time.Minute)
+	all, err := store.All(context.Background())
+	require.NoError(t, err)
+	for _, e := range all {
+		require.NotNil(t, e.Resolution)
+	}
+	// Nothing asked twice: each add-on once, each coupling once; each
+	// pipeline at most once per replica (b has not read a's).
+	assert.Equal(t, n, f.wire.count("/addons/"))
+	assert.Equal(t, n, f.wire.count("/pipeline-couplings"))
+	assert.LessOrEqual(t, f.wire.count("/pipelines/"), 4)
+	t.Logf("a sent %d requests and died; b took over: %d in all", byA, f.fake.RequestCount())
+	assert.Equal(t, n, f.wire.count("/addons/"))
+	assert.Equal(t, n, f.wire.count("/pipeline-couplings"))
 }
