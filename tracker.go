@@ -255,8 +255,9 @@ type Freshness struct {
 	Budget int
 	// Bound is the staleness the budget allows for this fleet: a
 	// coupling refresh costs one request, so each entry is confirmed
-	// again at least every Resources / Budget minutes (MinAge at least),
-	// while its app stays in a pipeline already known.
+	// again at least every Resources / Budget minutes while its app stays
+	// in a pipeline already known. A fleet small enough to be refreshed
+	// faster is refreshed every MinAge (plus at most a second or a slot).
 	Bound time.Duration
 	// Oldest is the oldest ConfirmedAt among resolved entries; zero when
 	// none is resolved.
@@ -279,7 +280,8 @@ func (t *Tracker) Freshness(ctx context.Context) (Freshness, error) {
 	return f, nil
 }
 
-// bound is n request slots, and never less than MinAge.
+// bound is n request slots, or MinAge and one idle wait for a fleet that
+// takes less.
 func (t *Tracker) bound(n int) time.Duration {
-	return max(time.Duration(n)*t.interval, t.cfg.MinAge)
+	return max(time.Duration(n)*t.interval, t.cfg.MinAge+t.idle())
 }

@@ -64,8 +64,8 @@ func (t *Tracker) Run(ctx context.Context) error {
 			t.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "herokupartner tracker: reading due entries failed", slog.String("error", err.Error()))
 		}
 		if len(due) == 0 {
-			// Nothing due (or the store failed): look again a slot later.
-			_ = t.cfg.Sleep(ctx, t.interval)
+			// Nothing due (or the store failed): look again shortly.
+			_ = t.cfg.Sleep(ctx, t.idle())
 			continue
 		}
 		for i := range due {
@@ -76,6 +76,10 @@ func (t *Tracker) Run(ctx context.Context) error {
 	}
 	return ctx.Err()
 }
+
+// idle is how long the refresher waits when nothing is due: a slot, and
+// at least a second, so that a store is not polled in a loop.
+func (t *Tracker) idle() time.Duration { return max(t.interval, time.Second) }
 
 // lead reports whether this replica may refresh now; a Leader that fails
 // counts as not leading, since two refreshers would spend twice.
