@@ -171,11 +171,11 @@ func TestLeaderLeaseIsTakenOverWhenItExpires(t *testing.T) {
 // trackerReplica is one process of a partner's service: its own clients, clock
 // and Tracker, sharing the store and the lease with the others.
 type trackerReplica struct {
-	name  string
-	now   atomic.Int64 // virtual clock, unix nanoseconds
-	stop  atomic.Int64 // Run ends when now reaches it
-	sent  atomic.Int64
-	tr    *hp.Tracker
+	name string
+	now  atomic.Int64 // virtual clock, unix nanoseconds
+	stop atomic.Int64 // Run ends when now reaches it
+	sent atomic.Int64
+	tr   *hp.Tracker
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // ends the current run
