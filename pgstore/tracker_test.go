@@ -323,4 +323,15 @@ func TestTwoReplicasRefreshWithoutDuplicateRequests(t *testing.T) {
 	by, ok := kinds.(*sync.Map).Load(hp.ChangeStageChanged)
 	assert.True(t, ok)
 	assert.Equal(t, other.name, by)
+
+	// A replica started afresh resumes where the fleet stopped: the map is
+	// there, and nothing confirmed within the minute is asked again.
+	restarted := newTrackerReplica("c")
+	restarted.now.Store(other.now.Load())
+	restarted.runFor(t, 5*time.Second)
+	assert.Equal(t, int64(0), restarted.sent.Load())
+	fr, err := restarted.tr.Freshness(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, n, fr.Resources)
+	assert.False(t, fr.Oldest.IsZero())
 }
