@@ -342,7 +342,7 @@ func TestTrackerReportsCouplingChanges(t *testing.T) {
 	assert.False(t, left[0].After.Resolution.InPipeline())
 }
 
-func TestTrackerRemovesRevokedResources(t *testing.T) {
+func TestTrackerKeepsAResourceWhoseStaticTokenIsRefused(t *testing.T) {
 	world := shopWorld()
 	world.Apps[3].Revoked = true
 	f := newFleet(t, world)
@@ -477,4 +477,34 @@ func TestTrackerLeaseTakenOverWhenTheLeaderDies(t *testing.T) {
 	t.Logf("a sent %d requests and died; b took over: %d in all", byA, f.fake.RequestCount())
 	assert.Equal(t, n, f.wire.count("/addons/"))
 	assert.Equal(t, n, f.wire.count("/pipeline-couplings"))
+}
+
+func TestTrackerRemovesAResourceWhoseGrantIsRevoked(t *testing.T) {
+	f := newFleet(t, shopWorld())
+	ctx := context.Background()
+	tokens, err := hp.NewTokenManager(f.fake.TokenManagerConfig())
+	require.NoError(t, err)
+	for _, r := range f.seeded.Resources {
+		code, expires := f.fake.IssueGrant(r.Addon.ID)
+		_, err := tokens.Exchange(ctx, r.Addon.ID.String(), hp.OAuthGrant{Code: hp.NewSecret(code), ExpiresAt: expires, Type: "authorization_code"})
+		require.NoError(t, err)
+	}
+	base, err := hp.NewClient(append(f.fake.ClientOptions(), hp.WithHTTPClient(&http.Client{Transport: f.wire}))...)
+	require.NoError(t, err)
+	tr := f.tracker(t, hp.TrackerConfig{Budget: 60, ClientFor: func(_ context.Context, id string) (*hp.Client, error) {
+		return base.ForResource(tokens, id)
+	}})
+	f.clock.runFor(t, tr, 30*time.Second)
+	require.Equal(t, map[hp.ChangeKind]int{hp.ChangeAdded: 5}, kinds(f.takeChanges()))
+
+	gone := f.seeded.Resources[2]
+	f.fake.RevokeGrant(gone.Addon.ID) // the customer removed the add-on
+	f.clock.runFor(t, tr, time.Minute)
+	removed := f.takeChanges()
+	require.Len(t, removed, 1)
+	assert.Equal(t, hp.ChangeRemoved, removed[0].Kind)
+	assert.Equal(t, gone.Addon.ID.String(), removed[0].ResourceID)
+	got, err := tr.Resource(ctx, gone.Addon.ID.String())
+	require.NoError(t, err)
+	assert.Nil(t, got)
 }
