@@ -26,6 +26,8 @@ const (
 	// trackerLeaderPoll is how often a replica that does not lead asks
 	// for the lease again.
 	trackerLeaderPoll = 10 * time.Second
+	// trackerResignTimeout bounds the resignation when Run ends.
+	trackerResignTimeout = 5 * time.Second
 )
 
 // errNotLeader stops a refresh whose replica lost the lease, before its
@@ -52,7 +54,13 @@ func (t *Tracker) Run(ctx context.Context) error {
 		return errors.New("herokupartner: Tracker.Run: nil context")
 	}
 	if t.cfg.Leader != nil {
-		defer func() { _ = t.cfg.Leader.Resign(context.WithoutCancel(ctx)) }()
+		defer func() {
+			// ctx has ended; the resignation gets a short time of its
+			// own, and without it the lease simply expires.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), trackerResignTimeout)
+			defer cancel()
+			_ = t.cfg.Leader.Resign(rctx)
+		}()
 	}
 	for ctx.Err() == nil {
 		if !t.lead(ctx) {
