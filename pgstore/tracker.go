@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
@@ -161,7 +162,11 @@ func (s *TrackerStore) Update(ctx context.Context, resourceID string, fn func(cu
 		if _, err := tx.Exec(ctx, s.sql.lock, s.table+"/"+id.String()); err != nil {
 			return err
 		}
-		cur, err := scanEntry(tx.QueryRow(ctx, s.sql.get, id))
+		var raw []byte
+		if err := tx.QueryRow(ctx, s.sql.get, id).Scan(&raw); err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		cur, err := decodeEntry(raw)
 		if err != nil {
 			return err
 		}
@@ -170,11 +175,14 @@ func (s *TrackerStore) Update(ctx context.Context, resourceID string, fn func(cu
 			fnErr = err
 			return err
 		}
-		if next == nil {
+		switch {
+		case next == nil && cur == nil:
+			return nil
+		case next == nil:
 			_, err = tx.Exec(ctx, s.sql.delete, id)
 			return err
 		}
-		return s.write(ctx, tx, id, next)
+		return s.write(ctx, tx, id, next, raw)
 	})
 	switch {
 	case fnErr != nil:
@@ -185,12 +193,17 @@ func (s *TrackerStore) Update(ctx context.Context, resourceID string, fn func(cu
 	return nil
 }
 
-func (s *TrackerStore) write(ctx context.Context, tx pgx.Tx, id uuid.UUID, e *herokupartner.TrackedResource) error {
+// write stores e, unless it encodes exactly as the stored entry old: a
+// Track of a tracked resource on every start writes nothing.
+func (s *TrackerStore) write(ctx context.Context, tx pgx.Tx, id uuid.UUID, e *herokupartner.TrackedResource, old []byte) error {
 	cp := *e
 	cp.ResourceID = id.String()
 	raw, err := json.Marshal(&cp)
 	if err != nil {
 		return err
+	}
+	if old != nil && jsonEqual(old, raw) {
+		return nil
 	}
 	var app *uuid.UUID
 	if cp.Resolution != nil && cp.Resolution.App.ID != uuid.Nil {
@@ -283,6 +296,24 @@ func scanEntry(row pgx.Row) (*herokupartner.TrackedResource, error) {
 			return nil, nil
 		}
 		return nil, err
+	}
+	return decodeEntry(raw)
+}
+
+// jsonEqual compares two encodings of an entry; jsonb does not keep its
+// input's key order or spacing, so both are decoded first.
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+// decodeEntry decodes a stored entry; nil or empty is no entry.
+func decodeEntry(raw []byte) (*herokupartner.TrackedResource, error) {
+	if raw == nil {
+		return nil, nil
 	}
 	var e herokupartner.TrackedResource
 	if err := json.Unmarshal(raw, &e); err != nil {

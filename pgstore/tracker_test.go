@@ -335,3 +335,25 @@ func TestTwoReplicasRefreshWithoutDuplicateRequests(t *testing.T) {
 	assert.Equal(t, n, fr.Resources)
 	assert.False(t, fr.Oldest.IsZero())
 }
+
+func TestTrackerStoreWritesNothingWhenNothingChanged(t *testing.T) {
+	ctx := context.Background()
+	pool := newPool(t, nil, nil)
+	table := fmt.Sprintf("tracker_%d", trackerSeq.Add(1))
+	s, err := pgstore.NewTrackerStore(pool, table)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+	tr, err := hp.NewTracker(hp.TrackerConfig{Store: s,
+		ClientFor: func(context.Context, string) (*hp.Client, error) { return nil, errors.New("not used") }})
+	require.NoError(t, err)
+	id := uuid.NewString()
+	updatedAt := func() time.Time {
+		var at time.Time
+		require.NoError(t, pool.QueryRow(ctx, `SELECT updated_at FROM `+table+` WHERE resource_uuid = $1`, id).Scan(&at))
+		return at
+	}
+	require.NoError(t, tr.Track(ctx, id))
+	first := updatedAt()
+	require.NoError(t, tr.Track(ctx, id), "every replica tracks its fleet on start")
+	assert.True(t, first.Equal(updatedAt()), "no write")
+}
