@@ -69,6 +69,11 @@ type Tracker struct {
 
 	emitMu sync.Mutex // changes reach OnChange one at a time, in order
 
+	// followMu orders this replica's updates with Follow's reports; seen
+	// is the map as this replica last knew it, kept only while following.
+	followMu sync.Mutex
+	seen     map[string]*TrackedResource
+
 	mu        sync.Mutex
 	next      time.Time                // the refresher's next free request slot
 	pipelines map[string]knownPipeline // pipeline id -> what a resolution read
@@ -205,19 +210,27 @@ func (t *Tracker) eachOfApp(ctx context.Context, op, appID string, edit func(*Tr
 // made. The changes are computed inside the store's atomic step, so two
 // replicas' updates of one resource never report the same change twice.
 func (t *Tracker) update(ctx context.Context, op, id string, fn func(cur *TrackedResource) (*TrackedResource, error)) error {
-	var changes []Change
+	// Held across the store's update so that Follow, which reports other
+	// replicas' updates, sees this one only once it is known as ours.
+	t.followMu.Lock()
+	defer t.followMu.Unlock()
+	var (
+		changes []Change
+		after   *TrackedResource
+	)
 	err := t.cfg.Store.Update(ctx, id, func(cur *TrackedResource) (*TrackedResource, error) {
 		before := cur.clone()
 		next, err := fn(cur)
 		if err != nil {
 			return nil, err
 		}
-		changes = diff(id, before, next, t.cfg.Now())
+		changes, after = diff(id, before, next, t.cfg.Now()), next.clone()
 		return next, nil
 	})
 	if err != nil {
 		return fmt.Errorf("herokupartner: %s of resource %s: %w", op, id, err)
 	}
+	t.noteSeen(id, after)
 	t.emit(changes)
 	return nil
 }

@@ -508,3 +508,9 @@ func TestTrackerRemovesAResourceWhoseGrantIsRevoked(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, got)
 }
+
+func TestTrackerFollowNeedsANotifyingStore(t *testing.T) {
+	tr, err := hp.NewTracker(hp.TrackerConfig{ClientFor: func(context.Context, string) (*hp.Client, error) { return nil, nil }})
+	require.NoError(t, err)
+	assert.ErrorContains(t, tr.Follow(context.Background()), "TrackerNotifier")
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"reflect"
 	"strings"
 	"time"
@@ -25,16 +26,21 @@ const DefaultTrackerTable = "herokupartner_tracker"
 // Each entry is a row holding the entry as JSON, with its app id and last
 // check time in columns for the lookups. It holds no credential.
 type TrackerStore struct {
-	pool  *pgxpool.Pool
-	table string
-	sql   trackerStatements
+	pool    *pgxpool.Pool
+	table   string
+	channel string // the NOTIFY channel of this table's updates
+	sql     trackerStatements
 }
 
-var _ herokupartner.TrackerStore = (*TrackerStore)(nil)
+var (
+	_ herokupartner.TrackerStore    = (*TrackerStore)(nil)
+	_ herokupartner.TrackerNotifier = (*TrackerStore)(nil)
+)
 
 type trackerStatements struct {
 	schema []string
 	lock   string
+	notify string
 	get    string
 	upsert string
 	delete string
@@ -58,7 +64,10 @@ func NewTrackerStore(pool *pgxpool.Pool, table string) (*TrackerStore, error) {
 	if err := WithTable(table)(&c); err != nil {
 		return nil, err
 	}
-	return &TrackerStore{pool: pool, table: table, sql: buildTrackerStatements(table)}, nil
+	// A channel name is an identifier of at most 63 bytes; a table name
+	// with its schema may be longer, so the channel is named by a hash.
+	channel := fmt.Sprintf("herokupartner_tracker_%08x", crc32.ChecksumIEEE([]byte(table)))
+	return &TrackerStore{pool: pool, table: table, channel: channel, sql: buildTrackerStatements(table)}, nil
 }
 
 func buildTrackerStatements(table string) trackerStatements {
@@ -80,8 +89,9 @@ func buildTrackerStatements(table string) trackerStatements {
 		// A transaction-scoped advisory lock per resource serialises
 		// Updates of one resource, a missing row's included, which
 		// SELECT … FOR UPDATE alone could not lock.
-		lock: `SELECT pg_advisory_xact_lock(hashtext($1))`,
-		get:  `SELECT entry FROM ` + q + ` WHERE resource_uuid = $1`,
+		lock:   `SELECT pg_advisory_xact_lock(hashtext($1))`,
+		notify: `SELECT pg_notify($1, $2)`,
+		get:    `SELECT entry FROM ` + q + ` WHERE resource_uuid = $1`,
 		upsert: `INSERT INTO ` + q + ` (resource_uuid, app_id, checked_at, entry) VALUES ($1, $2, $3, $4)
 ON CONFLICT (resource_uuid) DO UPDATE SET app_id = EXCLUDED.app_id, checked_at = EXCLUDED.checked_at,
     entry = EXCLUDED.entry, updated_at = now()`,
@@ -175,14 +185,21 @@ func (s *TrackerStore) Update(ctx context.Context, resourceID string, fn func(cu
 			fnErr = err
 			return err
 		}
+		var wrote bool
 		switch {
 		case next == nil && cur == nil:
-			return nil
 		case next == nil:
 			_, err = tx.Exec(ctx, s.sql.delete, id)
-			return err
+			wrote = true
+		default:
+			wrote, err = s.write(ctx, tx, id, next, raw)
 		}
-		return s.write(ctx, tx, id, next, raw)
+		if err == nil && wrote {
+			// Delivered to every listening replica when the
+			// transaction commits, and only then.
+			_, err = tx.Exec(ctx, s.sql.notify, s.channel, id.String())
+		}
+		return err
 	})
 	switch {
 	case fnErr != nil:
@@ -195,15 +212,15 @@ func (s *TrackerStore) Update(ctx context.Context, resourceID string, fn func(cu
 
 // write stores e, unless it encodes exactly as the stored entry old: a
 // Track of a tracked resource on every start writes nothing.
-func (s *TrackerStore) write(ctx context.Context, tx pgx.Tx, id uuid.UUID, e *herokupartner.TrackedResource, old []byte) error {
+func (s *TrackerStore) write(ctx context.Context, tx pgx.Tx, id uuid.UUID, e *herokupartner.TrackedResource, old []byte) (bool, error) {
 	cp := *e
 	cp.ResourceID = id.String()
 	raw, err := json.Marshal(&cp)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if old != nil && jsonEqual(old, raw) {
-		return nil
+		return false, nil
 	}
 	var app *uuid.UUID
 	if cp.Resolution != nil && cp.Resolution.App.ID != uuid.Nil {
@@ -214,7 +231,7 @@ func (s *TrackerStore) write(ctx context.Context, tx pgx.Tx, id uuid.UUID, e *he
 		checked = &cp.CheckedAt
 	}
 	_, err = tx.Exec(ctx, s.sql.upsert, id, app, checked, raw)
-	return err
+	return err == nil, err
 }
 
 // ByApp returns the resources billed to appID, in id order.

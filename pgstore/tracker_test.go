@@ -357,3 +357,114 @@ func TestTrackerStoreWritesNothingWhenNothingChanged(t *testing.T) {
 	require.NoError(t, tr.Track(ctx, id), "every replica tracks its fleet on start")
 	assert.True(t, first.Equal(updatedAt()), "no write")
 }
+
+// changeLog records the changes one replica's OnChange received.
+type changeLog struct {
+	mu  sync.Mutex
+	got []hp.Change
+}
+
+func (l *changeLog) add(c hp.Change) { l.mu.Lock(); l.got = append(l.got, c); l.mu.Unlock() }
+
+// count returns how many changes of kind about resource were received.
+func (l *changeLog) count(kind hp.ChangeKind, resource string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, c := range l.got {
+		if c.Kind == kind && c.ResourceID == resource {
+			n++
+		}
+	}
+	return n
+}
+
+// waitFor waits, generously, until cond holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 20 s for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestFollowingReplicasSeeEveryChangeOnce(t *testing.T) {
+	ctx := context.Background()
+	fake := herokupartnertest.NewServer(herokupartnertest.WithRateLimit(0, 0))
+	t.Cleanup(fake.Close)
+	seeded := fake.Seed(herokupartnertest.World{Apps: []herokupartnertest.WorldApp{
+		{Name: "shop-staging", Pipeline: "shop", Stage: hp.StageStaging},
+		{Name: "shop-prod", Pipeline: "shop", Stage: hp.StageProduction, Plans: []string{"basic", "pro"}},
+	}})
+	store := newTrackerStore(t)
+	base, err := hp.NewClient(fake.ClientOptions()...)
+	require.NoError(t, err)
+	clients := map[string]*hp.Client{}
+	for _, s := range seeded.Resources {
+		clients[s.Addon.ID.String()] = base.WithToken(s.Token.Reveal())
+	}
+	// a refreshes; b only serves a dashboard and receives webhooks.
+	a, b := &trackerReplica{name: "a"}, &trackerReplica{name: "b"}
+	a.now.Store(time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC).UnixNano())
+	logs := map[*trackerReplica]*changeLog{a: {}, b: {}}
+	for _, r := range []*trackerReplica{a, b} {
+		r.tr, err = hp.NewTracker(hp.TrackerConfig{
+			ClientFor: func(_ context.Context, id string) (*hp.Client, error) { return clients[id], nil },
+			Store:     store, Budget: 6000, Now: a.Now, Sleep: a.sleep, OnChange: logs[r].add,
+		})
+		require.NoError(t, err)
+	}
+	for _, s := range seeded.Resources {
+		require.NoError(t, a.tr.Track(ctx, s.Addon.ID.String()))
+	}
+	a.runFor(t, 30*time.Second)
+	require.Equal(t, 3, len(logs[a].got), "3 added")
+
+	fctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, r := range []*trackerReplica{a, b} {
+		wg.Go(func() { assert.ErrorIs(t, r.tr.Follow(fctx), context.Canceled) })
+	}
+	t.Cleanup(func() { stop(); wg.Wait() })
+	// Both follow once a probe made by a reaches b.
+	probe := seeded.Resources[0].Addon.ID.String()
+	probes := 0
+	waitFor(t, "b to follow", func() bool {
+		probes++
+		require.NoError(t, a.tr.PlanChanged(ctx, probe, hp.Ref{ID: uuid.New()}))
+		time.Sleep(20 * time.Millisecond)
+		return logs[b].count(hp.ChangePlanChanged, probe) > 0
+	})
+	// Probes made before b followed are in the map b read, not reported.
+	seenByB := logs[b].count(hp.ChangePlanChanged, probe)
+	require.Equal(t, 1, seenByB)
+
+	// a's refresh finds a promotion; b, a replica that received a
+	// webhook, applies a rename.
+	promoted := seeded.Resources[0]
+	fake.Couple(promoted.App.ID, promoted.Pipeline.ID, hp.StageProduction)
+	a.runFor(t, time.Minute)
+	renamed := seeded.Resources[1]
+	require.NoError(t, b.tr.AppRenamed(ctx, renamed.App.ID.String(), "shop-live"))
+	// Last probes, each made by the other replica: notifications arrive
+	// in commit order, so once a replica has the other's probe it has
+	// everything committed before it.
+	last := seeded.Resources[2].Addon.ID.String()
+	require.NoError(t, b.tr.PlanChanged(ctx, last, hp.Ref{ID: uuid.New()}))
+	require.NoError(t, a.tr.PlanChanged(ctx, probe, hp.Ref{ID: uuid.New()}))
+	probes++
+	waitFor(t, "b's last probe at a", func() bool { return logs[a].count(hp.ChangePlanChanged, last) > 0 })
+	waitFor(t, "a's last probe at b", func() bool { return logs[b].count(hp.ChangePlanChanged, probe) == seenByB+1 })
+	for _, r := range []*trackerReplica{a, b} {
+		l := logs[r]
+		assert.Equal(t, 1, l.count(hp.ChangeStageChanged, promoted.Addon.ID.String()), "replica %s", r.name)
+		assert.Equal(t, 1, l.count(hp.ChangeAppRenamed, renamed.Addon.ID.String()), "replica %s", r.name)
+		assert.Equal(t, 1, l.count(hp.ChangeAppRenamed, seeded.Resources[2].Addon.ID.String()), "replica %s", r.name)
+		assert.Equal(t, 1, l.count(hp.ChangePlanChanged, last), "replica %s", r.name)
+	}
+	assert.Equal(t, probes, logs[a].count(hp.ChangePlanChanged, probe), "a reported its own probes once each")
+	assert.Equal(t, seenByB+1, logs[b].count(hp.ChangePlanChanged, probe))
+}
