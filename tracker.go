@@ -46,9 +46,9 @@ type TrackerConfig struct {
 	// MinAge: entries checked more recently are not refreshed; zero
 	// means DefaultTrackerMinAge.
 	MinAge time.Duration
-	// OnChange receives every change this Tracker applies, in order, one
-	// at a time; it must not call the Tracker's write methods. Nil
-	// reports nothing.
+	// OnChange receives every change this Tracker applies, and while
+	// Follow runs those other replicas apply, one at a time, in order; it
+	// must not call the Tracker's write methods. Nil reports nothing.
 	OnChange func(Change)
 	// Now and Sleep are the refresher's clock; nil means the wall clock.
 	// Tests set both to drive a virtual clock.

@@ -46,9 +46,10 @@ type knownPipeline struct {
 // the others wait to take over. Each pass takes the entries checked
 // longest ago first: a resource never resolved costs its full resolution
 // (2–3 requests), a resolved one a coupling refresh (1 request, plus 1 if
-// its app is in a pipeline this process has not read within a day). Every request
-// waits for a slot of the budget, a minute / Budget apart, so no minute
-// ever holds more than Budget requests, whatever the fleet size.
+// its app is in a pipeline this process has not read within a day).
+// Every request waits for a slot of the budget, a minute / Budget apart,
+// so no minute ever holds more than Budget requests, whatever the fleet
+// size, and renews the lease first.
 func (t *Tracker) Run(ctx context.Context) error {
 	if ctx == nil {
 		return errors.New("herokupartner: Tracker.Run: nil context")
