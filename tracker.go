@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // DefaultTrackerBudget is the refresher's request budget per minute unless
@@ -174,6 +176,9 @@ func (t *Tracker) PlanChanged(ctx context.Context, resourceID string, plan Ref) 
 	id, err := parseID("resourceID", resourceID)
 	if err != nil {
 		return fmt.Errorf("herokupartner: PlanChanged: %w", err)
+	}
+	if plan.ID == uuid.Nil {
+		return errors.New("herokupartner: PlanChanged: plan has no id")
 	}
 	return t.update(ctx, "PlanChanged", id, func(cur *TrackedResource) (*TrackedResource, error) {
 		if cur == nil || cur.Resolution == nil || cur.Resolution.Addon == nil {

@@ -304,6 +304,7 @@ func TestTrackerAppliesEventsAtOnce(t *testing.T) {
 	err = tr.AppRenamed(ctx, "not-a-uuid-but-maybe-a-token", "x")
 	require.ErrorIs(t, err, hp.ErrInvalidID)
 	assert.NotContains(t, err.Error(), "maybe-a-token")
+	assert.Error(t, tr.PlanChanged(ctx, prod.Addon.ID.String(), hp.Ref{Name: "no id"}))
 }
 
 func TestTrackerReportsCouplingChanges(t *testing.T) {
