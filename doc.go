@@ -63,6 +63,16 @@
 // http.Handler that verifies, deduplicates and decodes deliveries into
 // WebhookEvent values (webhook_event.go).
 //
+// # Tracker
+//
+// A Tracker (tracker.go, tracker_change.go, tracker_refresh.go,
+// tracker_webhook.go) keeps a fleet's pipeline map current: it applies
+// webhook events at once (ApplyWebhook), re-resolves couplings in the
+// background within a request budget, and reports each Change. Its map
+// lives in a TrackerStore (tracker_store.go) and one replica refreshes,
+// chosen by a TrackerLeader (tracker_leader.go); Follow
+// (tracker_follow.go) reports the other replicas' changes.
+//
 // # Other packages and modules
 //
 //   - herokupartnertest: an in-process fake of the Platform API, the OAuth
@@ -75,7 +85,8 @@
 //     serves the fake on an address and runs the contract checks against a
 //     backend in any language.
 //   - github.com/addonkit/herokupartner/pgstore (a module of its own): a
-//     TokenStore and JobStore in PostgreSQL, shared by replicas.
+//     TokenStore, JobStore, TrackerStore and tracker Leader in
+//     PostgreSQL, shared by replicas.
 //   - github.com/addonkit/herokupartner/rediscache (a module of its own): a
 //     Cache and a WebhookDedup in Redis, shared by replicas.
 //   - examples/resolve, examples/dashboard and examples/provisioning (a

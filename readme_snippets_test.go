@@ -30,7 +30,7 @@ import (
 // The snippets are compiled, not run (TestStage excepted): listing them
 // here keeps staticcheck from reporting them unused.
 var _ = []any{readmeQuickstart, readmeErrors, readmeTokens, readmeProvisioner, readmeOwnHandler,
-	readmeWiring, readmeBatch, stageOf, readmeSubscribe, readmeReceiver, readmeContract}
+	readmeWiring, readmeBatch, stageOf, readmeSubscribe, readmeReceiver, readmeTracker, readmeContract}
 
 func readmeQuickstart(ctx context.Context, accessToken, resourceUUID string) {
 	// readme:begin quickstart
@@ -277,6 +277,33 @@ func readmeReceiver(mux *http.ServeMux, current, previous herokupartner.Secret, 
 	}
 	mux.Handle("POST /heroku/webhooks/", receiver)
 	// readme:end
+	return nil
+}
+
+func readmeTracker(ctx context.Context, base *herokupartner.Client, tokens *herokupartner.TokenManager,
+	store herokupartner.TrackerStore, leader herokupartner.TrackerLeader, secrets []herokupartner.Secret) error {
+	// readme:begin tracker
+	tracker, err := herokupartner.NewTracker(herokupartner.TrackerConfig{
+		ClientFor: func(ctx context.Context, id string) (*herokupartner.Client, error) {
+			return base.ForResource(tokens, id) // each resource's own token
+		},
+		Store:    store,  // nil: in memory; a pgstore.TrackerStore shares it between replicas
+		Leader:   leader, // nil: this process refreshes; a pgstore.Leader picks one replica
+		Budget:   20,     // requests a minute for the refresher (the default)
+		OnChange: func(c herokupartner.Change) { log.Printf("%s: %s", c.ResourceID, c.Kind) },
+	})
+	if err != nil {
+		return err
+	}
+	go tracker.Run(ctx)    // the refresher; returns when ctx ends
+	go tracker.Follow(ctx) // with pgstore: report the other replicas' changes too
+
+	receiver, err := herokupartner.NewWebhookReceiver(herokupartner.WebhookReceiverConfig{
+		Secrets: secrets,
+		OnEvent: tracker.ApplyWebhook, // or call it from your own OnEvent
+	})
+	// readme:end
+	_, _ = receiver, err
 	return nil
 }
 
