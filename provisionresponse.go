@@ -8,19 +8,21 @@ import (
 	"strings"
 )
 
-// ProvisionResponse is the JSON body that answers Heroku's provisioning
+// ProvisionResponse is the JSON body of an answer to Heroku's provisioning
 // request (POST {base_url}). An add-on provisioned in the background
 // answers 202 with ID and Message and no Config, then sets its config
 // through UpdateAddonConfig and calls MarkProvisioned; one that is ready at
-// once answers 200 with its Config. Printing or logging it, directly or in
-// an exported field of yours, shows the config var names, never their
-// values (often URLs with passwords); only its JSON, the answer itself,
-// carries them.
+// once answers 200 with its Config too; a refusal (422, or 503 to be asked
+// again) carries only a Message, which Heroku shows to the customer.
+// Printing or logging it, directly or in an exported field of yours, shows
+// the config var names, never their values (often URLs with passwords);
+// only its JSON, the answer itself, carries them.
 type ProvisionResponse struct {
 	// ID identifies the resource to Heroku for good; a plan change cannot
-	// change it. The request's UUID is the natural choice.
-	ID string `json:"id"`
-	// Message, optional, is shown to the customer.
+	// change it. The request's UUID is the natural choice. Required in a
+	// 200 or 202, omitted from a refusal.
+	ID string `json:"id,omitempty"`
+	// Message, optional in a 200 or 202, is shown to the customer.
 	Message string `json:"message,omitempty"`
 	// Config holds the config vars to set on the app, by name; each name
 	// must be in the add-on manifest's config_vars. Leave it nil in a 202.

@@ -26,9 +26,13 @@ func ExampleProvisionResponse() {
 		Config: map[string]string{"ACME_URL": "https://acme.example/t/42"},
 	})
 	fmt.Println(string(sync))
+	// A refusal carries only a message; Heroku shows it to the customer.
+	refusal, _ := json.Marshal(herokupartner.ProvisionResponse{Message: "Please try again in a minute."})
+	fmt.Println(string(refusal))
 	// Output:
 	// {"id":"01234567-89ab-cdef-0123-456789abcdef","message":"Provisioning; it will be ready in a few moments."}
 	// {"id":"01234567-89ab-cdef-0123-456789abcdef","config":{"ACME_URL":"https://acme.example/t/42"}}
+	// {"message":"Please try again in a minute."}
 }
 
 func ExampleNewConfigVars() {

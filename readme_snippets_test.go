@@ -128,21 +128,28 @@ func readmeOwnHandler(mux *http.ServeMux, p *herokupartner.Provisioner) {
 	// readme:begin own handler
 	mux.HandleFunc("POST /heroku/resources", func(w http.ResponseWriter, r *http.Request) {
 		// ... check Heroku's Basic credentials first.
+		answer := func(status int, body herokupartner.ProvisionResponse) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(body)
+		}
 		req, err := herokupartner.ParseProvisionRequest(r.Body)
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest) // names the field, never its value
+			answer(http.StatusBadRequest, herokupartner.ProvisionResponse{Message: err.Error()}) // names the field, never its value
 			return
 		}
 		// r.Context() only bounds recording the job; Run does the work with its own.
-		if _, err := p.Provision(r.Context(), req); err != nil {
-			http.Error(w, "try again", http.StatusServiceUnavailable) // Heroku shows 503 messages
-			return
+		st, err := p.Provision(r.Context(), req)
+		switch {
+		case errors.Is(err, herokupartner.ErrDeprovisioned):
+			answer(http.StatusGone, herokupartner.ProvisionResponse{Message: "This add-on was deprovisioned."})
+		case errors.Is(err, herokupartner.ErrInvalidProvisionRequest) || st.State == herokupartner.JobFailed:
+			answer(http.StatusUnprocessableEntity, herokupartner.ProvisionResponse{Message: "This add-on cannot be provisioned."})
+		case err != nil: // nothing was recorded: Heroku may send the request again
+			answer(http.StatusServiceUnavailable, herokupartner.ProvisionResponse{Message: "Please try again in a minute."})
+		default: // no config in a 202: the job sets it
+			answer(http.StatusAccepted, herokupartner.ProvisionResponse{ID: req.UUID.String(), Message: "Provisioning; ready in a few moments."})
 		}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusAccepted) // no config in a 202: the job sets it
-		_ = json.NewEncoder(w).Encode(herokupartner.ProvisionResponse{
-			ID: req.UUID.String(), Message: "Provisioning; it will be ready in a few moments.",
-		})
 	})
 	// readme:end
 }
