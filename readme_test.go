@@ -1,14 +1,22 @@
 package herokupartner_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/addonkit/herokupartner"
+	"github.com/addonkit/herokupartner/herokupartnertest"
 )
 
 // snippetFiles hold the README's Go snippets, each between a
@@ -136,6 +144,69 @@ func closest(b snippet, copies []snippet) string {
 		}
 	}
 	return "copy it into one of " + strings.Join(snippetFiles, ", ") + " between readme:begin and readme:end lines"
+}
+
+// TestREADMEWiringRuns runs the README's wiring snippet against the fake:
+// exchange, a client bound to the resource, and a lookup that must
+// refresh an expired token on the way.
+func TestREADMEWiringRuns(t *testing.T) {
+	fake := herokupartnertest.NewServer()
+	defer fake.Close()
+	addon := fake.AddAddon(fake.AddApp("shop").ID, "basic")
+	readmeWiring(t, fake, addon)
+}
+
+// TestREADMEOwnHandlerAnswers sends the README's own provisioning handler
+// what Heroku sends and checks each answer is the JSON the README says.
+func TestREADMEOwnHandlerAnswers(t *testing.T) {
+	fake := herokupartnertest.NewServer()
+	defer fake.Close()
+	addon := fake.AddAddon(fake.AddApp("shop").ID, "basic")
+	tokens, err := herokupartner.NewTokenManager(fake.TokenManagerConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := herokupartner.NewClient(fake.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := herokupartner.NewProvisioner(herokupartner.ProvisionerConfig{Tokens: tokens, API: api,
+		Provision: func(context.Context, *herokupartner.ProvisionRequest, *herokupartner.Resolution) (herokupartner.ProvisionResult, error) {
+			return herokupartner.ProvisionResult{}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	readmeOwnHandler(mux, p)
+	post := func(body string) (int, map[string]any) {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/heroku/resources", strings.NewReader(body)))
+		var got map[string]any
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("answer %d has Content-Type %q, want application/json", rec.Code, ct)
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Errorf("answer %d is not JSON: %v", rec.Code, err)
+		}
+		return rec.Code, got
+	}
+	code, _ := fake.IssueGrant(addon.ID)
+	request := fmt.Sprintf(`{"uuid":%q,"oauth_grant":{"code":%q,"type":"authorization_code"}}`, addon.ID, code)
+
+	status, got := post(request)
+	if status != http.StatusAccepted || got["id"] != addon.ID.String() || got["message"] == nil || got["config"] != nil {
+		t.Errorf("provisioning answered %d %v; want 202 with id, message and no config", status, got)
+	}
+	if status, got := post(`{"uuid": 42}`); status != http.StatusBadRequest || got["message"] == nil || got["id"] != nil {
+		t.Errorf("a bad request answered %d %v; want 400 with a message only", status, got)
+	}
+	if err := p.Deprovision(context.Background(), addon.ID); err != nil {
+		t.Fatal(err)
+	}
+	if status, got := post(request); status != http.StatusGone || got["message"] == nil {
+		t.Errorf("a late redelivery answered %d %v; want 410 with a message", status, got)
+	}
 }
 
 // TestREADMEResolveOutput keeps the README's "go run ./examples/resolve"
