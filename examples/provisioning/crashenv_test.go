@@ -1,0 +1,422 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/addonkit/herokupartner/pgstore"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// crashEnv is one scenario's world: the standalone fake Heroku in its own
+// process, seeded with an app in a pipeline and an add-on, a database of
+// its own on the shared PostgreSQL, and the backend processes. Every value
+// that is a credential is listed in secrets, so that no failure message
+// shows it.
+type crashEnv struct {
+	t          *testing.T
+	backendBin string
+	fake       *proc
+	apiURL     string
+	tokenURL   string
+	oauth      string // the fake's client secret
+	addon      uuid.UUID
+	addonName  string
+	dbURL      string
+	db         *pgxpool.Pool
+	addonID    string
+	password   string
+	secrets    []string
+	client     *http.Client
+	backends   []*backend
+}
+
+// backend is a running example backend.
+type backend struct {
+	*proc
+	base string // its /heroku/resources URL
+}
+
+// bound is the longest the test waits for anything.
+const bound = 60 * time.Second
+
+const seedJSON = `{"apps": [{"name": "acme-web", "pipeline": "acme", "stage": "production", "addons": ["basic"]}]}`
+
+func newCrashEnv(t *testing.T, pg *pgServer, backendBin, cli, dbName string) *crashEnv {
+	t.Helper()
+	e := &crashEnv{t: t, backendBin: backendBin, addonID: "acme-crash", password: randomHex(16),
+		client: &http.Client{Timeout: 10 * time.Second}}
+	e.secrets = append(e.secrets, e.password)
+
+	seed := filepath.Join(t.TempDir(), "seed.json")
+	if err := os.WriteFile(seed, []byte(seedJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fake = startProc(t, "fake", cli, []string{"ADDON_ID=" + e.addonID, "TZ=UTC"}, pw,
+		"fake", "--addr", "127.0.0.1:"+strconv.Itoa(port), "--seed", seed)
+	_ = pw.Close()
+	t.Cleanup(func() { _ = pr.Close() })
+	vars, notes, err := readSettings(pr, bound)
+	if err != nil {
+		t.Fatalf("fake: %v\n%s", err, e.fake.logTail())
+	}
+	e.apiURL, e.tokenURL, e.oauth = vars["HEROKU_API_URL"], vars["HEROKU_OAUTH_TOKEN_URL"], vars["HEROKU_OAUTH_SECRET"]
+	e.secrets = append(e.secrets, e.oauth)
+	if e.apiURL == "" || e.tokenURL == "" || e.oauth == "" {
+		t.Fatalf("fake: printed settings %v, want HEROKU_API_URL, HEROKU_OAUTH_TOKEN_URL and HEROKU_OAUTH_SECRET", keys(vars))
+	}
+	// "# addon <uuid> <name> plan <plan> app <uuid>"
+	f := strings.Fields(notes[len(notes)-1])
+	if len(f) < 4 {
+		t.Fatalf("fake: cannot read the seeded add-on from %q", notes[len(notes)-1])
+	}
+	if e.addon, err = uuid.Parse(f[2]); err != nil {
+		t.Fatalf("fake: the seeded add-on's id is not a uuid: %v", err)
+	}
+	e.addonName = f[3]
+
+	e.dbURL, e.db = createDatabase(t, pg, dbName)
+	return e
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// createDatabase creates a database of the scenario's own and returns its
+// URL and a pool on it for the test's own queries.
+func createDatabase(t *testing.T, pg *pgServer, name string) (string, *pgxpool.Pool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, pg.connString("postgres"))
+	if err != nil {
+		t.Fatalf("connecting to PostgreSQL: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("creating database %s: %v", name, err)
+	}
+	pool, err := pgxpool.New(ctx, pg.connString(name))
+	if err != nil {
+		t.Fatalf("connecting to database %s: %v", name, err)
+	}
+	t.Cleanup(pool.Close)
+	return pg.url(name), pool
+}
+
+// startBackend starts a backend process and waits until it answers.
+func (e *crashEnv) startBackend(name string) *backend {
+	e.t.Helper()
+	port, err := freePort()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	env := []string{
+		"PORT=" + strconv.Itoa(port), "ADDON_ID=" + e.addonID, "ADDON_PASSWORD=" + e.password,
+		"HEROKU_OAUTH_SECRET=" + e.oauth, "DATABASE_URL=" + e.dbURL,
+		"HEROKU_API_URL=" + e.apiURL, "HEROKU_OAUTH_TOKEN_URL=" + e.tokenURL, "TZ=UTC",
+	}
+	b := &backend{proc: startProc(e.t, name, e.backendBin, env, nil),
+		base: "http://127.0.0.1:" + strconv.Itoa(port) + "/heroku/resources"}
+	e.backends = append(e.backends, b)
+	probe := b.base + "/" + uuid.NewString()
+	waitUntil(e.t, bound, name+" answers", func() (bool, error) {
+		if !b.alive() {
+			e.t.Fatalf("%s exited while starting:\n%s", name, b.logTail(e.secrets...))
+		}
+		status, _, err := e.send(http.MethodGet, probe, nil)
+		return status == http.StatusNotFound, err
+	})
+	return b
+}
+
+// send makes a request to a backend with Heroku's Basic credentials and
+// returns the status and the decoded JSON body.
+func (e *crashEnv) send(method, url string, body []byte) (int, map[string]any, error) {
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.SetBasicAuth(e.addonID, e.password)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return e.do(req)
+}
+
+func (e *crashEnv) do(req *http.Request) (int, map[string]any, error) {
+	resp, err := e.client.Do(req)
+	if err != nil {
+		// *url.Error quotes the URL, which holds no credential here.
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return resp.StatusCode, nil, err
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m, nil
+}
+
+// grant asks the fake for a fresh oauth_grant and returns Heroku's
+// provisioning request body carrying it.
+func (e *crashEnv) provisionBody() []byte {
+	e.t.Helper()
+	var g struct {
+		Code      string    `json:"code"`
+		ExpiresAt time.Time `json:"expires_at"`
+		Type      string    `json:"type"`
+	}
+	e.control(http.MethodPost, "/_fake/addons/"+e.addon.String()+"/grant", nil, &g)
+	if g.Code == "" {
+		e.t.Fatal("fake: the grant route returned no code")
+	}
+	e.secrets = append(e.secrets, g.Code)
+	body, err := json.Marshal(map[string]any{
+		"uuid": e.addon.String(), "name": e.addonName, "plan": "basic", "region": "amazon-web-services::us-east-1",
+		"callback_url": e.apiURL + "/addons/" + e.addon.String(),
+		"oauth_grant": map[string]string{
+			"code": g.Code, "type": g.Type,
+			"expires_at": g.ExpiresAt.In(time.FixedZone("PST", -8*3600)).Format("2006-01-02T15:04:05-0700"),
+		},
+		"options": map[string]string{},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return body
+}
+
+// fault scripts a fault on a route of the fake.
+func (e *crashEnv) fault(route string, times, status, latencyMS int) {
+	e.t.Helper()
+	b, _ := json.Marshal(map[string]any{"route": route, "times": times, "status": status, "latency_ms": latencyMS})
+	e.control(http.MethodPost, "/_fake/faults", b, nil)
+}
+
+// fakeRequest is an entry of the fake's request log.
+type fakeRequest struct {
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	Route  string `json:"route"`
+	Status int    `json:"status"`
+}
+
+func (e *crashEnv) requests() []fakeRequest {
+	e.t.Helper()
+	var out []fakeRequest
+	e.control(http.MethodGet, "/_fake/requests", nil, &out)
+	return out
+}
+
+// addonState is the add-on's state at the fake and whether it has the
+// backend's ACME_URL config var (its value is not the test's business).
+func (e *crashEnv) addonState() (state string, configured bool) {
+	e.t.Helper()
+	var a struct {
+		State  string            `json:"state"`
+		Config map[string]string `json:"config"`
+	}
+	e.control(http.MethodGet, "/_fake/addons/"+e.addon.String(), nil, &a)
+	return a.State, a.Config["ACME_URL"] != ""
+}
+
+// control calls a /_fake/ route and decodes its answer into out.
+func (e *crashEnv) control(method, path string, body []byte, out any) {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.apiURL+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatalf("fake %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		e.t.Fatalf("fake %s %s: answered %d", method, path, resp.StatusCode)
+	}
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			e.t.Fatalf("fake %s %s: decoding the answer: %v", method, path, err)
+		}
+	}
+}
+
+// jobRow is the add-on's job as the backends recorded it in PostgreSQL.
+type jobRow struct {
+	state, step string
+	attempts    int
+	leased      bool // a backend holds the job's lease
+	nextAttempt *time.Time
+}
+
+func (e *crashEnv) job() (jobRow, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var j jobRow
+	err := e.db.QueryRow(ctx, `SELECT state, step, attempts, lease_owner <> '', next_attempt FROM `+
+		pgx.Identifier{pgstore.DefaultJobsTable}.Sanitize()+` WHERE resource_uuid = $1`, e.addon).
+		Scan(&j.state, &j.step, &j.attempts, &j.leased, &j.nextAttempt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return j, errors.New("no job recorded")
+	}
+	return j, err
+}
+
+// storedTokens counts the add-on's rows in the token table.
+func (e *crashEnv) storedTokens() int {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var n int
+	if err := e.db.QueryRow(ctx, `SELECT count(*) FROM `+pgx.Identifier{pgstore.DefaultTable}.Sanitize()+
+		` WHERE resource_uuid = $1`, e.addon).Scan(&n); err != nil {
+		e.t.Fatalf("counting stored tokens: %v", err)
+	}
+	return n
+}
+
+// failCouplings makes the couplings lookup fail: four quick 503s (the
+// client's first try and its three retries, so one failed attempt at the
+// resolve step), then one 503 that takes a minute, which keeps the next
+// attempt in flight. The fake has no route to lift a fault; these run out
+// by themselves, so the route heals once the hanging request has ended.
+func (e *crashEnv) failCouplings() {
+	e.t.Helper()
+	e.fault("couplings", 4, http.StatusServiceUnavailable, 0)
+	e.fault("couplings", 1, http.StatusServiceUnavailable, int(time.Minute/time.Millisecond))
+}
+
+// waitMidStep waits until the job is in the middle of its resolve step:
+// one attempt failed, a backend holds the job's lease for the next, and
+// that attempt's add-on lookup has been answered, so its couplings lookup,
+// the hanging one, is under way.
+func (e *crashEnv) waitMidStep() {
+	e.t.Helper()
+	waitUntil(e.t, bound, "the job retries its resolve step under a lease", func() (bool, error) {
+		j, err := e.job()
+		if err != nil || j.step != "resolve" || j.attempts != 1 || !j.leased {
+			return false, err
+		}
+		addonLookups := 0
+		for _, r := range e.requests() {
+			if r.Route == "addon" && r.Method == http.MethodGet {
+				addonLookups++
+			}
+		}
+		return addonLookups == 2, nil
+	})
+	// The couplings request follows the add-on answer at once; this only
+	// covers the gap between the two on a loaded machine.
+	time.Sleep(300 * time.Millisecond)
+}
+
+// waitHangEnded waits until the fake logs the hanging couplings request,
+// which ends when its sender dies or gives up: the fault is then used up.
+func (e *crashEnv) waitHangEnded() {
+	e.t.Helper()
+	waitUntil(e.t, bound, "the hanging couplings request ends (was it sent before the kill?)", func() (bool, error) {
+		return e.counts().Couplings >= 5, nil
+	})
+}
+
+// stepCounts are what the fake saw of the add-on's provisioning.
+type stepCounts struct {
+	Exchanges, ConfigPatches, ProvisionActions, Couplings, CouplingsOK int
+}
+
+func (e *crashEnv) counts() stepCounts {
+	e.t.Helper()
+	var c stepCounts
+	for _, r := range e.requests() {
+		switch {
+		case r.Route == "token" && r.Method == http.MethodPost:
+			// Grant exchanges and refreshes share the route; the fake's
+			// tokens outlive the test, so each one here is an exchange.
+			c.Exchanges++
+		case r.Route == "config" && r.Method == http.MethodPatch:
+			c.ConfigPatches++
+		case r.Route == "provision":
+			c.ProvisionActions++
+		case r.Route == "couplings":
+			c.Couplings++
+			if r.Status == http.StatusOK {
+				c.CouplingsOK++
+			}
+		}
+	}
+	return c
+}
+
+// assertLogsClean checks that no backend log line, nor the fake's
+// standard error, holds the add-on password, the client secret or a grant
+// code.
+func (e *crashEnv) assertLogsClean() {
+	e.t.Helper()
+	for _, p := range append([]*proc{e.fake}, backendProcs(e.backends)...) {
+		b, err := os.ReadFile(p.logPath)
+		if err != nil {
+			e.t.Fatalf("reading the %s log: %v", p.name, err)
+		}
+		for i, v := range e.secrets {
+			if bytes.Contains(b, []byte(v)) {
+				e.t.Errorf("the %s log holds secret #%d of the test (password, client secret, grant codes)", p.name, i)
+			}
+		}
+	}
+}
+
+func backendProcs(bs []*backend) []*proc {
+	out := make([]*proc, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, b.proc)
+	}
+	return out
+}
+
+// logs is every backend's log tail, without secrets, for a failure
+// message.
+func (e *crashEnv) logs() string {
+	var b strings.Builder
+	for _, p := range e.backends {
+		fmt.Fprintf(&b, "--- %s log:\n%s\n", p.name, p.logTail(e.secrets...))
+	}
+	return b.String()
+}
