@@ -56,6 +56,12 @@ func TestCrash(t *testing.T) {
 		e.provision(a, body, http.StatusAccepted)
 		e.waitMidStep() // replica a holds the job: b is not up yet
 		b := e.startBackend("replica-b")
+		// Replica b polls the store every second; while a holds the lease
+		// it must leave the job alone.
+		time.Sleep(2500 * time.Millisecond)
+		if c := e.counts(); c.CouplingsOK != 0 || c.ConfigPatches != 0 || c.ProvisionActions != 0 {
+			t.Fatalf("replica b worked on the job while replica a held it: fake saw %+v\n%s", c, e.logs())
+		}
 
 		a.kill()
 		killed := time.Now()
