@@ -67,16 +67,12 @@ func newCrashEnv(t *testing.T, pg *pgServer, backendBin, cli, dbName string) *cr
 	if err := os.WriteFile(seed, []byte(seedJSON), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.fake = startProc(t, "fake", cli, []string{"ADDON_ID=" + e.addonID, "TZ=UTC"}, pw,
-		"fake", "--addr", "127.0.0.1:"+strconv.Itoa(port), "--seed", seed)
+		"fake", "--addr", "127.0.0.1:0", "--seed", seed)
 	_ = pw.Close()
 	t.Cleanup(func() { _ = pr.Close() })
 	vars, notes, err := readSettings(pr, bound)
@@ -141,6 +137,19 @@ func createDatabase(t *testing.T, pg *pgServer, name string) (string, *pgxpool.P
 // startBackend starts a backend process and waits until it answers.
 func (e *crashEnv) startBackend(name string) *backend {
 	e.t.Helper()
+	for range 3 {
+		if b := e.tryBackend(name); b != nil {
+			return b
+		}
+	}
+	e.t.Fatalf("%s: no free port after three tries", name)
+	return nil
+}
+
+// tryBackend starts a backend on a port found free; it returns nil if
+// another process took the port first.
+func (e *crashEnv) tryBackend(name string) *backend {
+	e.t.Helper()
 	port, err := freePort()
 	if err != nil {
 		e.t.Fatal(err)
@@ -152,15 +161,23 @@ func (e *crashEnv) startBackend(name string) *backend {
 	}
 	b := &backend{proc: startProc(e.t, name, e.backendBin, env, nil),
 		base: "http://127.0.0.1:" + strconv.Itoa(port) + "/heroku/resources"}
-	e.backends = append(e.backends, b)
 	probe := b.base + "/" + uuid.NewString()
+	lost := false
 	waitUntil(e.t, bound, name+" answers", func() (bool, error) {
 		if !b.alive() {
+			if strings.Contains(b.logTail(), "address already in use") {
+				lost = true
+				return true, nil
+			}
 			e.t.Fatalf("%s exited while starting:\n%s", name, b.logTail(e.secrets...))
 		}
 		status, _, err := e.send(http.MethodGet, probe, nil)
 		return status == http.StatusNotFound, err
 	})
+	if lost {
+		return nil
+	}
+	e.backends = append(e.backends, b)
 	return b
 }
 
@@ -341,7 +358,7 @@ func (e *crashEnv) waitMidStep() {
 				addonLookups++
 			}
 		}
-		return addonLookups == 2, nil
+		return addonLookups >= 2, nil
 	})
 	// The couplings request follows the add-on answer at once; this only
 	// covers the gap between the two on a loaded machine.
