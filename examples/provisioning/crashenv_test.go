@@ -211,7 +211,7 @@ func (e *crashEnv) do(req *http.Request) (int, map[string]any, error) {
 	return resp.StatusCode, m, nil
 }
 
-// grant asks the fake for a fresh oauth_grant and returns Heroku's
+// provisionBody asks the fake for a fresh oauth_grant and returns Heroku's
 // provisioning request body carrying it.
 func (e *crashEnv) provisionBody() []byte {
 	e.t.Helper()
