@@ -48,6 +48,7 @@ const (
 	kindLeftPipeline   changeKind = "left pipeline"
 	kindJoinedPipeline changeKind = "joined pipeline"
 	kindAppRenamed     changeKind = "app renamed"
+	kindPlanChanged    changeKind = "plan changed"
 )
 
 // change is one thing that happened to one resource.

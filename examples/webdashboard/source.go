@@ -160,6 +160,9 @@ func diff(before, after *hp.Resolution) []change {
 	if before.App.Name != after.App.Name {
 		add(kindAppRenamed)
 	}
+	if before.Addon != nil && after.Addon != nil && before.Addon.Plan.ID != after.Addon.Plan.ID {
+		add(kindPlanChanged)
+	}
 	switch in, was := after.InPipeline(), before.InPipeline(); {
 	case was && !in:
 		add(kindLeftPipeline)

@@ -94,7 +94,7 @@ func TestDiffNamesRenamesAndSeveralChangesAtOnce(t *testing.T) {
 	api := hp.Ref{Name: "api"}
 	api.ID[0] = 2
 	res := func(app string, p *hp.Ref, stage hp.Stage) *hp.Resolution {
-		r := &hp.Resolution{App: hp.Ref{Name: app}, Stage: stage}
+		r := &hp.Resolution{App: hp.Ref{Name: app}, Stage: stage, Addon: &hp.Addon{Name: "acme-metrics-keen-1", Plan: hp.Ref{Name: "acme-metrics:basic"}}}
 		if p != nil {
 			r.Coupling = &hp.PipelineCoupling{Pipeline: *p, Stage: stage}
 			r.Pipeline = &hp.Pipeline{ID: p.ID, Name: p.Name}
@@ -113,6 +113,7 @@ func TestDiffNamesRenamesAndSeveralChangesAtOnce(t *testing.T) {
 		{"pipeline, same stage", res("a", &shop, "staging"), res("a", &api, "staging"), []changeKind{kindMovedPipeline}},
 		{"leave", res("a", &shop, "staging"), res("a", nil, ""), []changeKind{kindLeftPipeline}},
 		{"join", res("a", nil, ""), res("a", &api, "test"), []changeKind{kindJoinedPipeline}},
+		{"plan", res("a", nil, ""), upgraded(res("a", nil, "")), []changeKind{kindPlanChanged}},
 	}
 	for _, c := range cases {
 		var got []changeKind
@@ -125,6 +126,9 @@ func TestDiffNamesRenamesAndSeveralChangesAtOnce(t *testing.T) {
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
+	}
+	if got := describe(change{Kind: kindPlanChanged, Before: res("a", nil, ""), After: upgraded(res("a", nil, ""))}); got != "Add-on acme-metrics-keen-1 moved from plan basic to premium." {
+		t.Errorf("plan change described as %q", got)
 	}
 	if got := describe(change{Kind: kindAppRenamed, Before: res("a", nil, ""), After: res("b", nil, "")}); got != "App a was renamed b." {
 		t.Errorf("rename described as %q", got)
@@ -144,6 +148,15 @@ func TestRepeatedFailureKeepsItsFirstRequestID(t *testing.T) {
 	if len(again) != 1 || again[0] != first[0] {
 		t.Errorf("the failure changed between passes: %+v then %+v", first, again)
 	}
+}
+
+// upgraded moves r's add-on to the premium plan.
+func upgraded(r *hp.Resolution) *hp.Resolution {
+	a := *r.Addon
+	a.Plan = hp.Ref{Name: "acme-metrics:premium"}
+	a.Plan.ID[0] = 9
+	r.Addon = &a
+	return r
 }
 
 func mustSnapshot(t *testing.T, p *poller, customer string) snapshot {

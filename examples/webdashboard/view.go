@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	hp "github.com/addonkit/herokupartner"
@@ -108,14 +109,7 @@ func appCard(a hp.AppGroup) appView {
 
 // planName drops the service from "service:plan": every resource on the
 // page is of the partner's service.
-func planName(full string) string {
-	for i := len(full) - 1; i >= 0; i-- {
-		if full[i] == ':' {
-			return full[i+1:]
-		}
-	}
-	return full
-}
+func planName(full string) string { return full[strings.LastIndexByte(full, ':')+1:] }
 
 // failure says what a customer can do about a resource that did not
 // resolve. It never shows the error's text, which names API paths; it
@@ -156,6 +150,8 @@ func describe(c change) string {
 		return fmt.Sprintf("Add-on %s was removed from %s.", addonName(b), b.App.Name)
 	case kindAppRenamed:
 		return fmt.Sprintf("App %s was renamed %s.", b.App.Name, a.App.Name)
+	case kindPlanChanged:
+		return fmt.Sprintf("Add-on %s moved from plan %s to %s.", addonName(a), planName(b.Addon.Plan.Name), planName(a.Addon.Plan.Name))
 	case kindStageChanged:
 		return fmt.Sprintf("%s moved from %s to %s in pipeline %s.", a.App.Name, b.Stage, a.Stage, pipelineName(a))
 	case kindMovedPipeline:
