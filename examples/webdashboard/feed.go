@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"time"
 
 	hp "github.com/addonkit/herokupartner"
@@ -11,9 +13,11 @@ import (
 // fleet; the SDK's tracker will, by keeping each resource's latest
 // resolution and emitting change events. Only source.go knows which.
 type source interface {
-	// Snapshot returns the customer's resources as last confirmed, and
-	// false for a customer the partner does not know.
-	Snapshot(customer string) (snapshot, bool)
+	// Snapshot returns the customer's resources as last confirmed. It
+	// fails with errUnknownCustomer for a customer the partner does not
+	// know, and with another error when the map cannot be read (a store
+	// in PostgreSQL may be unreachable).
+	Snapshot(ctx context.Context, customer string) (snapshot, error)
 	// Subscribe returns a channel that receives a value whenever
 	// anything may have changed (a change, or entries confirmed again,
 	// which moves "as of"), and a function that ends the subscription.
@@ -21,6 +25,10 @@ type source interface {
 	// intermediate wake-ups.
 	Subscribe() (<-chan struct{}, func())
 }
+
+// errUnknownCustomer is Snapshot's answer for a customer the partner's
+// records do not hold.
+var errUnknownCustomer = errors.New("unknown customer")
 
 // snapshot is one customer's part of the map.
 type snapshot struct {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -80,28 +82,34 @@ type rendered struct {
 	version string // digest of board: the page replaces its board only when it differs
 }
 
-func (d *dashboard) render(customer string) (rendered, bool, error) {
-	snap, ok := d.src.Snapshot(customer)
-	if !ok {
-		return rendered{}, false, nil
+func (d *dashboard) render(ctx context.Context, customer string) (rendered, error) {
+	snap, err := d.src.Snapshot(ctx, customer)
+	if err != nil {
+		return rendered{}, err
 	}
 	var buf bytes.Buffer
 	if err := templates.ExecuteTemplate(&buf, "board", buildBoard(snap)); err != nil {
-		return rendered{}, true, err
+		return rendered{}, err
 	}
 	sum := sha256.Sum256(buf.Bytes())
-	return rendered{snap: snap, board: buf.Bytes(), version: hex.EncodeToString(sum[:8])}, true, nil
+	return rendered{snap: snap, board: buf.Bytes(), version: hex.EncodeToString(sum[:8])}, nil
 }
+
+// snapshotTimeout bounds one read of the map, whatever the store.
+const snapshotTimeout = 5 * time.Second
 
 func (d *dashboard) page(w http.ResponseWriter, r *http.Request) {
 	customer := r.PathValue("customer")
-	rd, ok, err := d.render(customer)
+	ctx, cancel := context.WithTimeout(r.Context(), snapshotTimeout)
+	defer cancel()
+	rd, err := d.render(ctx, customer)
 	switch {
-	case !ok:
+	case errors.Is(err, errUnknownCustomer):
 		http.NotFound(w, r) // the same answer as for any unknown address
 		return
 	case err != nil:
-		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
+		// The cause stays on the server: it may name the store's host.
+		http.Error(w, "The dashboard cannot read its data right now; try again shortly.", http.StatusServiceUnavailable)
 		return
 	}
 	data := struct {
@@ -139,7 +147,10 @@ type update struct {
 // then one whenever the source wakes it.
 func (d *dashboard) events(w http.ResponseWriter, r *http.Request) {
 	customer := r.PathValue("customer")
-	if _, ok := d.src.Snapshot(customer); !ok {
+	ctx, cancel := context.WithTimeout(r.Context(), snapshotTimeout)
+	_, err := d.src.Snapshot(ctx, customer)
+	cancel()
+	if errors.Is(err, errUnknownCustomer) {
 		http.NotFound(w, r)
 		return
 	}
@@ -162,9 +173,14 @@ func (d *dashboard) events(w http.ResponseWriter, r *http.Request) {
 		return rc.Flush() == nil
 	}
 	send := func() bool {
-		rd, ok, err := d.render(customer)
-		if !ok || err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), snapshotTimeout)
+		defer cancel()
+		rd, err := d.render(ctx, customer)
+		switch {
+		case errors.Is(err, errUnknownCustomer):
 			return false
+		case err != nil:
+			return true // the map is unreadable for now: the next wake-up tries again
 		}
 		u := update{Version: rd.version, AsOf: isoOrEmpty(rd.snap.AsOf), AsOfText: asOfText(rd.snap.AsOf)}
 		if rd.version != sent {

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -209,5 +212,31 @@ func TestEventStreamShowsAChangeAndAnnouncesIt(t *testing.T) {
 	want := "acme-shop-dev moved from development to staging in pipeline acme-shop."
 	if u.Announce != want {
 		t.Errorf("announce %q, want %q", u.Announce, want)
+	}
+}
+
+// unreadable is a source whose store is down.
+type unreadable struct{}
+
+func (unreadable) Snapshot(context.Context, string) (snapshot, error) {
+	return snapshot{}, errors.New("dial tcp db.internal.example:5432: connection refused")
+}
+
+func (unreadable) Subscribe() (<-chan struct{}, func()) { return make(chan struct{}), func() {} }
+
+func TestUnreadableMapAnswers503WithoutDetails(t *testing.T) {
+	ts := httptest.NewServer(newDashboard(unreadable{}))
+	defer ts.Close()
+	res, err := http.Get(ts.URL + "/c/acme/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", res.StatusCode)
+	}
+	if strings.Contains(string(body), "db.internal") || strings.Contains(string(body), "5432") {
+		t.Errorf("the answer names the store: %q", body)
 	}
 }

@@ -188,9 +188,9 @@ func (p *poller) notify() {
 }
 
 // Snapshot implements source.
-func (p *poller) Snapshot(customer string) (snapshot, bool) {
+func (p *poller) Snapshot(_ context.Context, customer string) (snapshot, error) {
 	if !p.reg.known(customer) {
-		return snapshot{}, false
+		return snapshot{}, errUnknownCustomer
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -205,7 +205,7 @@ func (p *poller) Snapshot(customer string) (snapshot, bool) {
 			s.Changes = append(s.Changes, c.change)
 		}
 	}
-	return s, true
+	return s, nil
 }
 
 // Subscribe implements source.

@@ -12,10 +12,7 @@ import (
 // the newest seq.
 func kindsSince(t *testing.T, p *poller, customer string, seq uint64) ([]changeKind, []string, uint64) {
 	t.Helper()
-	s, ok := p.Snapshot(customer)
-	if !ok {
-		t.Fatalf("customer %s unknown", customer)
-	}
+	s := mustSnapshot(t, p, customer)
 	var kinds []changeKind
 	var texts []string
 	for _, c := range s.Changes {
@@ -80,7 +77,7 @@ func TestPollerReportsEveryKindOfChange(t *testing.T) {
 	if k, _, _ := kindsSince(t, e.src, "globex", 0); len(k) != 0 {
 		t.Errorf("acme's changes were reported to globex: %v", k)
 	}
-	s, _ := e.src.Snapshot("acme")
+	s := mustSnapshot(t, e.src, "acme")
 	for _, r := range s.Results {
 		if r.ResourceUUID == removed.ID.String() {
 			t.Error("the deprovisioned add-on is still in the snapshot")
@@ -161,9 +158,9 @@ func upgraded(r *hp.Resolution) *hp.Resolution {
 
 func mustSnapshot(t *testing.T, p *poller, customer string) snapshot {
 	t.Helper()
-	s, ok := p.Snapshot(customer)
-	if !ok {
-		t.Fatalf("customer %s unknown", customer)
+	s, err := p.Snapshot(context.Background(), customer)
+	if err != nil {
+		t.Fatalf("snapshot of %s: %v", customer, err)
 	}
 	return s
 }
