@@ -44,7 +44,7 @@ var stillProvisioning = []string{"acme-api-ci"}
 type registry struct {
 	mu        sync.Mutex
 	customers []string          // every customer ever seen, in order
-	owner     map[string]string // resource id -> customer
+	owner     map[string]string // resource id -> customer, removed ones included
 	order     []string          // resource ids, in provisioning order
 }
 
@@ -59,17 +59,25 @@ func (r *registry) add(customer, id string) {
 	if !slices.Contains(r.customers, customer) {
 		r.customers = append(r.customers, customer)
 	}
-	if _, ok := r.owner[id]; !ok {
+	if !slices.Contains(r.order, id) {
 		r.order = append(r.order, id)
 	}
 	r.owner[id] = customer
 }
 
+// remove drops the resource from the fleet; its owner stays on record,
+// so a change reported after the removal still reaches the right page.
 func (r *registry) remove(id string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	delete(r.owner, id)
 	r.order = slices.DeleteFunc(r.order, func(s string) bool { return s == id })
+}
+
+// ownerOf returns who provisioned the resource, "" if nobody did.
+func (r *registry) ownerOf(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.owner[id]
 }
 
 // known reports whether customer ever provisioned a resource: the only

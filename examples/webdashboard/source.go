@@ -1,11 +1,13 @@
 package main
 
-// This file is the one place that knows how the page is fed. Today it
+// This file is the one place that knows how the page is fed. Today poller
 // re-resolves the whole fleet every few seconds and works out the changes
-// itself. When the SDK's tracker lands, an adapter over the tracker
-// replaces poller: Snapshot reads the tracker's entries for the customer's
-// resources (with their "last confirmed at" and the tracker's staleness
-// bound), and the tracker's change callback feeds changes and Subscribe.
+// itself. When the SDK's Tracker lands, an adapter over it replaces
+// poller: Snapshot reads the Tracker's entries for the customer's
+// resources (their ConfirmedAt gives "as of", Freshness the bound), the
+// Tracker's OnChange feeds the changes, and a ticker wakes subscribers so
+// that changes another replica applied to a shared store reach this
+// replica's pages too. main.go then starts that adapter instead.
 
 import (
 	"context"
