@@ -229,12 +229,20 @@ func sameRows(got, want []row) bool {
 	})
 }
 
+// writeScreenshot saves a screenshot in the test's temporary directory, or
+// in testdata (the README's picture) when UPDATE_SCREENSHOTS is set: the
+// page shows random ids, so a plain test run must not leave the checkout
+// changed.
 func writeScreenshot(t *testing.T, name string, png []byte) {
 	t.Helper()
 	if len(png) == 0 {
 		t.Fatalf("empty screenshot %s", name)
 	}
-	if err := os.WriteFile(filepath.Join("testdata", name), png, 0o644); err != nil {
+	dir := t.TempDir()
+	if os.Getenv("UPDATE_SCREENSHOTS") != "" {
+		dir = "testdata"
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Fatalf("saving %s: %v", name, err)
 	}
 }

@@ -3,7 +3,7 @@ module github.com/addonkit/herokupartner/examples/webdashboard
 go 1.26.0
 
 require (
-	github.com/addonkit/herokupartner v0.0.0-00010101000000-000000000000
+	github.com/addonkit/herokupartner v0.0.0-20261128170932-77bbc59fb674
 	github.com/chromedp/chromedp v0.23.0
 )
 
@@ -14,8 +14,3 @@ require (
 	golang.org/x/oauth2 v0.38.0 // indirect
 	golang.org/x/sync v0.25.0 // indirect
 )
-
-// The example runs against the SDK in this checkout. Another change is
-// fixing how the modules of this repository are installed; it will adjust
-// this line.
-replace github.com/addonkit/herokupartner => ../..
