@@ -1,0 +1,16 @@
+module github.com/addonkit/herokupartner/examples/webdashboard
+
+go 1.26.0
+
+require (
+	github.com/addonkit/herokupartner v0.0.0-20261128170932-77bbc59fb674
+	github.com/chromedp/chromedp v0.23.0
+)
+
+require (
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	golang.org/x/oauth2 v0.38.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+)
