@@ -89,6 +89,8 @@
 //     PostgreSQL, shared by replicas.
 //   - github.com/addonkit/herokupartner/rediscache (a module of its own): a
 //     Cache and a WebhookDedup in Redis, shared by replicas.
-//   - examples/resolve, examples/dashboard and examples/provisioning (a
-//     module of its own): runnable programs, against the fake by default.
+//   - examples/resolve, examples/dashboard, examples/provisioning and
+//     examples/webdashboard (the last two modules of their own): runnable
+//     programs, against the fake by default; the web dashboard shows a
+//     customer's resources by pipeline and stage, updated live.
 package herokupartner
