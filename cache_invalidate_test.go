@@ -247,3 +247,54 @@ func TestMemoryCacheDelete(t *testing.T) {
 	_, ok, _ := small.Get(ctx, "y")
 	assert.True(t, ok)
 }
+
+// TestInvalidationWithTheTrackersIndex wires both, as the README shows:
+// OnEvent invalidates the cache, with the tracker's index of resources by
+// app, then applies the event to the tracker.
+func TestInvalidationWithTheTrackersIndex(t *testing.T) {
+	f := newFleet(t, shopWorld(), patientRetry)
+	tr := f.tracker(t, hp.TrackerConfig{Budget: 60})
+	ctx := context.Background()
+	cache := hp.NewMemoryCache(0)
+	cache.Now = f.clock.Now
+	subscribeAll(t, f.seeded.Resources, func(id string) *hp.Client { return f.clients[id] }, f.clock.Now,
+		func(ctx context.Context, ev *hp.WebhookEvent) error {
+			if err := hp.InvalidateWebhook(ctx, cache, ev, tr.AppResources); err != nil {
+				return err
+			}
+			return tr.ApplyWebhook(ctx, ev)
+		})
+	f.clock.runFor(t, tr, 30*time.Second)
+	var items []hp.BatchItem
+	for _, r := range f.seeded.Resources {
+		items = append(items, hp.BatchItem{ResourceUUID: r.Addon.ID.String(), Client: f.clients[r.Addon.ID.String()]})
+	}
+	resolve := func() []hp.BatchResult {
+		return items[0].Client.ResolvePipelines(ctx, items, hp.BatchCache(cache, hp.CachePolicy{CouplingsTTL: time.Hour}))
+	}
+	resolve()
+	prod := f.seeded.Resources[1].App.ID.String()
+	ids, err := tr.AppResources(ctx, prod)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{items[1].ResourceUUID, items[2].ResourceUUID}, ids)
+
+	f.fake.RenameApp(f.seeded.Resources[1].App.ID, "shop-live")
+	requireDelivered(t, f.fake)
+	got := resolve()
+	for i, res := range got {
+		require.NoError(t, res.Err)
+		if i == 1 || i == 2 {
+			assert.Equal(t, "shop-live", res.Resolution.App.Name)
+			assert.Equal(t, 1, res.Requests, "the add-on asked again")
+			e, err := tr.Resource(ctx, res.ResourceUUID)
+			require.NoError(t, err)
+			assert.Equal(t, "shop-live", e.Resolution.App.Name)
+		} else {
+			assert.Equal(t, 0, res.Requests, "item %d from the cache", i)
+		}
+	}
+
+	_, err = tr.AppResources(ctx, "not-an-id-maybe-a-token")
+	require.ErrorIs(t, err, hp.ErrInvalidID)
+	assert.NotContains(t, err.Error(), "maybe-a-token")
+}
