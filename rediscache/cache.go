@@ -3,7 +3,7 @@
 //
 //	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379"})
 //	cache := rediscache.New(rdb, rediscache.WithPrefix("myaddon:"))
-//	results := client.ResolvePipelines(ctx, items, herokupartner.WithCache(cache, herokupartner.CachePolicy{}))
+//	results := client.ResolvePipelines(ctx, items, herokupartner.BatchCache(cache, herokupartner.CachePolicy{}))
 //	receiver, err := herokupartner.NewWebhookReceiver(herokupartner.WebhookReceiverConfig{
 //		Secrets: secrets, OnEvent: apply, Dedup: rediscache.NewDedup(rdb, rediscache.WithPrefix("myaddon:")),
 //	})
@@ -87,7 +87,9 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 }
 
 // Delete removes keys, so that a webhook event (an app renamed, an add-on
-// destroyed) can drop what it made stale on every replica at once.
+// destroyed) drops what it made stale on every replica at once: it makes
+// Cache a herokupartner.CacheDeleter, which herokupartner.InvalidateWebhook
+// uses.
 func (c *Cache) Delete(ctx context.Context, keys ...string) error {
 	if len(keys) == 0 {
 		return nil

@@ -10,41 +10,99 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The dashboard's output is deterministic, so this example is its test:
-// grouping, stage order, same-add-on apps, apps in no pipeline, failures
-// and the request counts (2 per resolved resource, 1 per pipeline, 1 for
-// the failed one; on refresh only the failed one is asked again).
+// The dashboard's output is deterministic (one virtual clock, changes
+// that each touch one resource), so this example is its test: the first
+// pass (2 requests per resource and 1 per pipeline), a rename applied from
+// its webhook with no request, a promotion found by the refresher's next
+// pass (1 coupling request per resource), an add-on removed by its
+// webhook, and the grouped view after each.
 func Example() {
 	if err := run(context.Background(), os.Stdout); err != nil {
 		panic(err)
 	}
 	// Output:
-	// 16 add-on resources of 6 customers: 35 requests, 1 on a refresh with a warm cache
+	// 10 add-on resources of 4 customers, each subscribed to its webhooks and tracked;
+	// refresher budget 60 requests a minute, staleness bound 1m1s.
 	//
-	// acme-shop
-	//   development  acme-shop-dev
-	//   review       acme-shop-pr-1412
-	//   staging      acme-shop-staging
-	//   production   acme-shop (2 add-ons), acme-shop-eu
+	// 09:00:30 first pass: 10 x added, 23 API requests
 	//
-	// globex-api
-	//   test         globex-api-ci
-	//   staging      globex-api-staging
-	//   production   globex-api
+	//   acme-shop
+	//     review       acme-shop-pr-1412
+	//     staging      acme-shop-staging
+	//     production   acme-shop (2 add-ons)
 	//
-	// hooli-web
-	//   staging      hooli-web-staging
-	//   production   hooli-web
+	//   globex-api
+	//     staging      globex-api-staging
+	//     production   globex-api
 	//
-	// piper
-	//   production   pied-piper-web
-	//   canary       pied-piper-canary
+	//   piper
+	//     production   pied-piper-web
+	//     canary       pied-piper-canary
 	//
-	// in no pipeline
-	//   initech-reports, initech-scratch
+	//   in no pipeline
+	//     initech-reports, initech-scratch
 	//
-	// failed
-	//   acme-metrics-polished-42996 on umbrella-legacy: token refused (grant revoked?): re-authorize or deprovision
+	// 09:00:30 globex renames globex-api-staging to globex-api-qa
+	//   <- webhook api:app update
+	//   -> app_renamed     globex-api-staging -> globex-api-qa
+	//   0 API requests
+	//
+	//   acme-shop
+	//     review       acme-shop-pr-1412
+	//     staging      acme-shop-staging
+	//     production   acme-shop (2 add-ons)
+	//
+	//   globex-api
+	//     staging      globex-api-qa
+	//     production   globex-api
+	//
+	//   piper
+	//     production   pied-piper-web
+	//     canary       pied-piper-canary
+	//
+	//   in no pipeline
+	//     initech-reports, initech-scratch
+	//
+	// 09:00:30 acme promotes acme-shop-staging to production
+	//   .. no webhook; the refresher's next pass asks each resource's coupling
+	//   -> stage_changed   acme-shop-staging: acme-shop/staging -> acme-shop/production
+	//   10 API requests
+	//
+	//   acme-shop
+	//     review       acme-shop-pr-1412
+	//     production   acme-shop (2 add-ons), acme-shop-staging
+	//
+	//   globex-api
+	//     staging      globex-api-qa
+	//     production   globex-api
+	//
+	//   piper
+	//     production   pied-piper-web
+	//     canary       pied-piper-canary
+	//
+	//   in no pipeline
+	//     initech-reports, initech-scratch
+	//
+	// 09:01:30 initech removes our add-on from initech-scratch
+	//   <- webhook api:addon-attachment destroy
+	//   <- webhook api:addon destroy
+	//   -> removed         acme-metrics-jagged-85482 on initech-scratch, in no pipeline
+	//   0 API requests
+	//
+	//   acme-shop
+	//     review       acme-shop-pr-1412
+	//     production   acme-shop (2 add-ons), acme-shop-staging
+	//
+	//   globex-api
+	//     staging      globex-api-qa
+	//     production   globex-api
+	//
+	//   piper
+	//     production   pied-piper-web
+	//     canary       pied-piper-canary
+	//
+	//   in no pipeline
+	//     initech-reports
 }
 
 func TestRunIsStable(t *testing.T) {
