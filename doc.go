@@ -53,7 +53,8 @@
 // GroupByPipeline (group.go) turns the results into a dashboard. Batches
 // and the Resolver share a Cache (cache.go; NewMemoryCache in process),
 // whose entries are served only to clients that may read the resource
-// (proof.go).
+// (proof.go). InvalidateWebhook (cache_invalidate.go) drops the entries a
+// webhook event makes stale, on every replica sharing the cache.
 //
 // # Webhooks
 //

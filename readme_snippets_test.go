@@ -30,7 +30,8 @@ import (
 // The snippets are compiled, not run (TestStage excepted): listing them
 // here keeps staticcheck from reporting them unused.
 var _ = []any{readmeQuickstart, readmeErrors, readmeTokens, readmeProvisioner, readmeOwnHandler,
-	readmeWiring, readmeBatch, stageOf, readmeSubscribe, readmeReceiver, readmeTracker, readmeContract}
+	readmeWiring, readmeBatch, stageOf, readmeSubscribe, readmeReceiver, readmeTracker,
+	readmeInvalidate, readmeContract}
 
 func readmeQuickstart(ctx context.Context, accessToken, resourceUUID string) {
 	// readme:begin quickstart
@@ -308,6 +309,23 @@ func readmeTracker(ctx context.Context, base *herokupartner.Client, tokens *hero
 	receiver, err := herokupartner.NewWebhookReceiver(herokupartner.WebhookReceiverConfig{
 		Secrets: secrets,
 		OnEvent: tracker.ApplyWebhook, // or call it from your own OnEvent
+	})
+	// readme:end
+	_, _ = receiver, err
+	return nil
+}
+
+func readmeInvalidate(cache herokupartner.Cache, tracker *herokupartner.Tracker, secrets []herokupartner.Secret) error {
+	// readme:begin invalidate
+	receiver, err := herokupartner.NewWebhookReceiver(herokupartner.WebhookReceiverConfig{
+		Secrets: secrets,
+		OnEvent: func(ctx context.Context, ev *herokupartner.WebhookEvent) error {
+			// First: an app destroyed is no longer in the tracker afterwards.
+			if err := herokupartner.InvalidateWebhook(ctx, cache, ev, tracker.AppResources); err != nil {
+				return err // 500: Heroku delivers the event again
+			}
+			return tracker.ApplyWebhook(ctx, ev)
+		},
 	})
 	// readme:end
 	_, _ = receiver, err
