@@ -11,9 +11,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/addonkit/herokupartner"
 	"github.com/addonkit/herokupartner/herokupartnertest"
@@ -207,6 +209,57 @@ func TestREADMEOwnHandlerAnswers(t *testing.T) {
 	if status, got := post(request); status != http.StatusGone || got["message"] == nil {
 		t.Errorf("a late redelivery answered %d %v; want 410 with a message", status, got)
 	}
+}
+
+// TestREADMELinks fails on a link to a heading or a file of the repository
+// that does not exist, so sections can be renamed and files moved safely.
+func TestREADMELinks(t *testing.T) {
+	anchors := map[string]bool{}
+	var prose []string // the lines outside fenced blocks
+	fenced := false
+	for _, line := range strings.Split(readFile(t, "README.md"), "\n") {
+		switch {
+		case strings.HasPrefix(line, "```"):
+			fenced = !fenced
+		case fenced:
+		case strings.HasPrefix(line, "#"):
+			anchors[slug(strings.TrimLeft(line, "# "))] = true
+		default:
+			prose = append(prose, line)
+		}
+	}
+	for _, m := range mdLink.FindAllStringSubmatch(strings.Join(prose, "\n"), -1) {
+		target := m[1]
+		switch {
+		case strings.Contains(target, "://"):
+		case strings.HasPrefix(target, "#"):
+			if !anchors[target[1:]] {
+				t.Errorf("README.md links to %s, which is no heading", target)
+			}
+		default:
+			if _, err := os.Stat(filepath.FromSlash(target)); err != nil {
+				t.Errorf("README.md links to %s: %v", target, err)
+			}
+		}
+	}
+}
+
+// mdLink matches a markdown link or image and captures its target.
+var mdLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// slug is GitHub's anchor for a heading: lower case, spaces to hyphens,
+// punctuation other than hyphens and underscores dropped.
+func slug(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // TestREADMEResolveOutput keeps the README's "go run ./examples/resolve"
