@@ -40,7 +40,8 @@ func newEnv(t *testing.T, w herokupartnertest.World) *env {
 }
 
 // newEnvWith starts a tracker configured by sc on a new fake seeded with
-// w (or, when f is given, on f's fake and fleet: another replica), waits
+// w (or, when f is given, on f's fake and fleet, w unused: another
+// replica, whose webhooks go to the first), waits
 // until every resource has been read, and serves the dashboard.
 func newEnvWith(t *testing.T, w herokupartnertest.World, sc sourceConfig, f *fleet) *env {
 	t.Helper()
@@ -64,6 +65,11 @@ func newEnvWith(t *testing.T, w herokupartnertest.World, sc sourceConfig, f *fle
 		if src, err = newTrackerSource(f, sc); err != nil {
 			t.Fatal(err)
 		}
+		var ids []string
+		for _, r := range f.reg.resources() {
+			ids = append(ids, r.ID)
+		}
+		src.quietStart(ids) // the other replica filled the map
 	}
 	src.start(ctx)
 	e := &env{fake: f.srv, fleet: f, src: src}
@@ -209,10 +215,15 @@ func (s *stream) next(t *testing.T) update {
 
 // until returns the first update for which ok holds, and the board the
 // stream showed by then (an update carries the board only when it changed).
+// The source wakes the stream every second, so a minute without ok fails.
 func (s *stream) until(t *testing.T, ok func(u update, board string) bool) (update, string) {
 	t.Helper()
 	var board string
+	deadline := time.Now().Add(time.Minute) // generous: a loaded machine
 	for {
+		if time.Now().After(deadline) {
+			t.Fatal("the event stream did not show the change within a minute")
+		}
 		u := s.next(t)
 		if u.HTML != "" {
 			board = u.HTML
