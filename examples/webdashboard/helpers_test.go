@@ -72,6 +72,7 @@ func newEnvWith(t *testing.T, w herokupartnertest.World, sc sourceConfig, f *fle
 		src.quietStart(ids) // the other replica filled the map
 	}
 	src.start(ctx)
+	t.Cleanup(func() { cancel(); src.wait() }) // before the fake and the store close
 	e := &env{fake: f.srv, fleet: f, src: src}
 	e.waitMap(t, "every resource read", func(entries []hp.TrackedResource) bool {
 		for _, r := range entries {

@@ -98,7 +98,10 @@ func run(ctx context.Context, cfg runConfig, out io.Writer) error {
 		}
 	}
 	src.start(ctx)
-	return serve(ctx, cfg, f, src, out)
+	err = serve(ctx, cfg, f, src, out)
+	cancel()
+	src.wait() // the refresher resigns its lease before the pool closes
+	return err
 }
 
 // startSource builds the tracker, the webhook receiver that feeds it, and

@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,6 +29,8 @@ type trackerSource struct {
 	// every wakes subscribers even without a change, so that "as of"
 	// moves as entries are confirmed again.
 	every time.Duration
+
+	running sync.WaitGroup // start's goroutines
 
 	mu      sync.Mutex
 	changes []ownedChange
@@ -99,12 +102,16 @@ func (s *trackerSource) quietStart(ids []string) {
 // start runs the refresher, Follow (when the store tells replicas of each
 // other's updates) and the wake-up ticker until ctx ends.
 func (s *trackerSource) start(ctx context.Context) {
-	go func() { _ = s.tracker.Run(ctx) }()
+	s.running.Go(func() { _ = s.tracker.Run(ctx) })
 	if s.follows {
-		go s.follow(ctx)
+		s.running.Go(func() { s.follow(ctx) })
 	}
-	go s.tick(ctx)
+	s.running.Go(func() { s.tick(ctx) })
 }
+
+// wait returns once start's goroutines have, after ctx ended: the
+// refresher has resigned its lease, so the store may be closed.
+func (s *trackerSource) wait() { s.running.Wait() }
 
 // follow reports the changes other replicas make, again after a lost
 // connection.
@@ -180,11 +187,20 @@ func (s *trackerSource) Snapshot(ctx context.Context, customer string) (snapshot
 			snap.Failed = append(snap.Failed, f)
 		}
 	}
-	for _, r := range s.reg.resources() {
+	order := map[string]int{} // provisioning order, so a card lists its add-ons oldest first
+	for i, r := range s.reg.resources() {
+		order[r.ID] = i + 1
 		if r.Customer == customer && !onMap[r.ID] {
 			snap.Missing = append(snap.Missing, r.ID)
 		}
 	}
+	rank := func(id string) int { // a resource being deprovisioned comes last
+		if n, ok := order[id]; ok {
+			return n
+		}
+		return len(order) + 1
+	}
+	slices.SortStableFunc(snap.Results, func(a, b hp.BatchResult) int { return rank(a.ResourceUUID) - rank(b.ResourceUUID) })
 	s.mu.Lock()
 	for _, c := range s.changes {
 		if c.customer == customer {
