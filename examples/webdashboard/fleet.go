@@ -30,8 +30,8 @@ var world = herokupartnertest.World{Apps: []herokupartnertest.WorldApp{
 	{Customer: "initech", Name: "initech-reports"},
 }}
 
-// revokedApps lost our grant after provisioning: their resources show as
-// failures, with the request id to quote to Heroku support.
+// revokedApps lost our grant after provisioning: the tracker drops their
+// resources, and the page lists them as no longer on the map.
 var revokedApps = []string{"acme-legacy"}
 
 // stillProvisioning are apps whose add-ons we have not yet reported as
