@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 )
 
 // decodeBothWays decodes data with decodeKnown and with encoding/json (as
@@ -138,4 +141,65 @@ func FuzzKnownDecoders(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkAllKinds(t, data)
 	})
+}
+
+// TestKnownDecodersKnowEveryField fills every field of the decoded types,
+// encodes them with encoding/json and decodes them directly: a field added
+// to a type but not to decode_known.go would be skipped there as unknown,
+// and this test would fail.
+func TestKnownDecodersKnowEveryField(t *testing.T) {
+	var a Addon
+	fill(reflect.ValueOf(&a).Elem())
+	var p Pipeline
+	fill(reflect.ValueOf(&p).Elem())
+	var c PipelineCoupling
+	fill(reflect.ValueOf(&c).Elem())
+
+	check := func(name string, in, out any, want any) {
+		data, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !decodeKnown(data, out) {
+			t.Fatalf("%s: the direct decoder gave up on %s", name, data)
+		}
+		if got := reflect.ValueOf(out).Elem().Interface(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: decoded %+v, want %+v (a field decode_known.go does not know?)", name, got, want)
+		}
+	}
+	check("add-on", a, new(Addon), a)
+	check("pipeline", p, new(Pipeline), p)
+	check("coupling", []PipelineCoupling{c}, new(couplingsBody), couplingsBody{list: []PipelineCoupling{c}})
+}
+
+// fill sets every field reachable from v to a value that is not zero.
+func fill(v reflect.Value) {
+	switch v.Interface().(type) {
+	case time.Time:
+		v.Set(reflect.ValueOf(time.Date(2012, 1, 1, 12, 0, 0, 0, time.UTC)))
+		return
+	case uuid.UUID:
+		v.Set(reflect.ValueOf(uuid.MustParse("01234567-89ab-4def-8123-456789abcdef")))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			fill(v.Field(i))
+		}
+	case reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fill(v.Elem())
+	case reflect.Slice:
+		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		fill(v.Index(0))
+	case reflect.String:
+		v.SetString("x")
+	case reflect.Int:
+		v.SetInt(7)
+	case reflect.Bool:
+		v.SetBool(true)
+	default:
+		panic("fill: no value for " + v.Type().String())
+	}
 }
