@@ -137,8 +137,9 @@ func (cl *call) logRetry(attempt int, wait time.Duration, err error) {
 		slog.Duration("wait", wait), slog.String("request_id", cl.requestID), slog.String("error", err.Error()))
 }
 
-// attempt sends the request once under its own deadline, which stays alive
-// until the answer's body has been read.
+// attempt sends the request once under its own deadline (the caller's,
+// when that is nearer), which stays alive until the answer's body has been
+// read.
 func (cl *call) attempt(n int) (outcome, time.Duration, error) {
 	c, m, p := cl.c, cl.req.method, cl.req.path
 	ctx := cl.ctx
