@@ -1,12 +1,14 @@
 package herokupartner
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Reading answers: success bodies into the caller's value, error bodies
@@ -44,8 +46,20 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// bodyBufs holds buffers for success bodies; one is kept only up to
+// maxPooledBody, so a rare huge answer does not stay in memory.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 64 << 10
+
 // decodeBody decodes a success answer into out; broken says the body was
 // cut off in transit (a connection error) rather than malformed.
+//
+// The body is read whole (as draining it for the connection's reuse did
+// anyway), then decoded directly when it is one of the answers a
+// resolution reads (see decodeKnown), else, or when the direct decoder
+// gives up, by encoding/json: the first JSON value counts, what follows it
+// is ignored.
 func decodeBody(resp *http.Response, r request, out any) (broken bool, err error) {
 	if out == nil {
 		closeBody(resp)
@@ -53,9 +67,22 @@ func decodeBody(resp *http.Response, r request, out any) (broken bool, err error
 	}
 	br := &bodyReader{r: resp.Body, n: maxSuccessBody + 1}
 	defer func() { _ = resp.Body.Close() }()
-	if err := json.NewDecoder(br).Decode(out); err != nil {
-		// No drain: a broken or malformed body is not worth waiting for to
-		// keep its connection.
+	buf := bodyBufs.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledBody {
+			buf.Reset()
+			bodyBufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	// A read error is kept in br.err; what was read before it may still
+	// hold a complete value.
+	_, _ = buf.ReadFrom(br)
+	data := buf.Bytes()
+	if decodeKnown(data, out) {
+		return false, nil
+	}
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(out); err != nil {
 		what := "decoding " + strconv.Itoa(resp.StatusCode) + " answer"
 		if id := resp.Header.Get("Request-Id"); id != "" {
 			what += " [request id " + id + "]"
@@ -68,10 +95,6 @@ func decodeBody(resp *http.Response, r request, out any) (broken bool, err error
 		}
 		return br.err != nil, newCallError(r.method, r.path, what, err)
 	}
-	// Draining what the decoder left (a trailing newline, usually) lets the
-	// connection be reused; reusing br saves an allocation on every call.
-	br.n = maxDrain
-	_, _ = io.Copy(io.Discard, br)
 	return false, nil
 }
 

@@ -2,7 +2,12 @@ package herokupartner_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,6 +82,21 @@ func BenchmarkResolvePipelines(b *testing.B) {
 		b.ReportMetric(naive, "ns/resource")
 		b.ReportMetric(naive/(3*float64(latency.Nanoseconds())), "x-ideal")
 	})
+	// The floor: the same resolutions written by hand with net/http and
+	// encoding/json, eight at a time, each pipeline fetched once.
+	var raw float64 // ns per resource
+	b.Run(fmt.Sprintf("raw-net-http-c%d", hp.DefaultBatchConcurrency), func(b *testing.B) {
+		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: hp.DefaultBatchConcurrency}}
+		defer hc.CloseIdleConnections()
+		requests := 0
+		for b.Loop() {
+			srv.ResetRequests()
+			rawBatch(b, hc, srv.URL, w, hp.DefaultBatchConcurrency)
+			requests = len(srv.Requests())
+		}
+		raw = perResource(b, n)
+		report(b, requests, 2*n+k, hp.DefaultBatchConcurrency)
+	})
 	for _, conc := range []int{hp.DefaultBatchConcurrency, 32} {
 		b.Run(fmt.Sprintf("batch-cold-c%d", conc), func(b *testing.B) {
 			requests := 0
@@ -86,6 +106,9 @@ func BenchmarkResolvePipelines(b *testing.B) {
 				requests = len(srv.Requests())
 			}
 			report(b, requests, 2*n+k, conc)
+			if raw > 0 && conc == hp.DefaultBatchConcurrency {
+				b.ReportMetric(perResource(b, n)/raw, "x-raw")
+			}
 		})
 	}
 	// Two-request resolution: the couplings name their pipeline, so no
@@ -130,4 +153,51 @@ func BenchmarkResolvePipelines(b *testing.B) {
 		}
 		report(b, requests, 0, hp.DefaultBatchConcurrency)
 	})
+}
+
+// rawBatch resolves w's resources as a partner would by hand: plain
+// net/http and encoding/json, conc at a time, each pipeline once.
+func rawBatch(b *testing.B, hc *http.Client, baseURL string, w *world, conc int) {
+	get := func(path, token string, out any) {
+		req, err := http.NewRequest(http.MethodGet, baseURL+path, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req.Header.Set("Accept", "application/vnd.heroku+json; version=3")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}
+	var (
+		next  atomic.Int64
+		names sync.Map
+		wg    sync.WaitGroup
+	)
+	for range conc {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(w.items); i = int(next.Add(1) - 1) {
+				tok := w.tokens[i]
+				var a struct{ App struct{ ID string } }
+				get("/addons/"+w.items[i].ResourceUUID, tok, &a)
+				var c struct{ Pipeline struct{ ID string } } // the fake's default shape
+				get("/apps/"+a.App.ID+"/pipeline-couplings", tok, &c)
+				if _, ok := names.Load(c.Pipeline.ID); !ok {
+					var p struct{ Name string }
+					get("/pipelines/"+c.Pipeline.ID, tok, &p)
+					names.Store(c.Pipeline.ID, p.Name)
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -52,6 +52,9 @@ type Client struct {
 	retry      RetryPolicy
 	logger     *slog.Logger
 	rate       *rateState
+	// auth keeps the Authorization value of the latest token (per token
+	// source, like rate).
+	auth *atomic.Pointer[bearer]
 	// attemptTimeout and callTimeout are defaultAttemptTimeout and
 	// defaultCallTimeout; tests shorten them.
 	attemptTimeout time.Duration
@@ -92,6 +95,7 @@ func NewClient(opts ...Option) (*Client, error) {
 		retry:          defaultRetryPolicy(),
 		logger:         slog.New(slog.DiscardHandler),
 		rate:           newRateState(),
+		auth:           new(atomic.Pointer[bearer]),
 		attemptTimeout: defaultAttemptTimeout,
 		callTimeout:    defaultCallTimeout,
 	}
@@ -218,6 +222,7 @@ func (c *Client) WithTokenSource(ts oauth2.TokenSource) *Client {
 	// Each token may draw on a different rate-limit bucket, so a derived
 	// client reports what its own answers said.
 	cp.rate = newRateState()
+	cp.auth = new(atomic.Pointer[bearer])
 	return &cp
 }
 
@@ -234,11 +239,29 @@ func (c *Client) RateLimitRemaining() (int, bool) {
 // parseID validates an id argument and returns its canonical form, so that
 // no caller string ever reaches a URL path.
 func parseID(param, s string) (string, error) {
-	id, err := uuid.Parse(strings.TrimSpace(s))
+	t := strings.TrimSpace(s)
+	id, err := uuid.Parse(t)
 	if err != nil {
 		// The value is not echoed: a caller who swapped arguments could
 		// otherwise put a token into an error message.
 		return "", fmt.Errorf("%w: %s is not a UUID (%d characters)", ErrInvalidID, param, len(s))
 	}
+	if isCanonicalUUID(t) {
+		return t, nil // already canonical: spares formatting a copy per call
+	}
 	return id.String(), nil
+}
+
+// isCanonicalUUID reports whether s, which uuid.Parse accepted, is already
+// in the form uuid.UUID.String gives: 36 characters, lower-case hex.
+func isCanonicalUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'F' {
+			return false
+		}
+	}
+	return true
 }

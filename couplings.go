@@ -3,9 +3,12 @@ package herokupartner
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/google/uuid"
 )
 
 // GetAppPipelineCouplings returns the pipeline couplings of the app whose id
@@ -20,7 +23,28 @@ func (c *Client) GetAppPipelineCouplings(ctx context.Context, appID string) ([]P
 	if err != nil {
 		return nil, err
 	}
-	path := "/apps/" + id + "/pipeline-couplings"
+	return c.couplingsAt(ctx, "/apps/"+id+"/pipeline-couplings")
+}
+
+// appCouplings is GetAppPipelineCouplings for an id a resolution already
+// holds parsed: writing the path straight from the id spares formatting it
+// into a string and parsing it back.
+func (c *Client) appCouplings(ctx context.Context, appID uuid.UUID) ([]PipelineCoupling, error) {
+	const prefix, suffix = "/apps/", "/pipeline-couplings"
+	var b [len(prefix) + 36 + len(suffix)]byte
+	copy(b[:], prefix)
+	id := b[len(prefix) : len(prefix)+36]
+	hex.Encode(id[0:8], appID[0:4])
+	hex.Encode(id[9:13], appID[4:6])
+	hex.Encode(id[14:18], appID[6:8])
+	hex.Encode(id[19:23], appID[8:10])
+	hex.Encode(id[24:36], appID[10:16])
+	id[8], id[13], id[18], id[23] = '-', '-', '-', '-'
+	copy(b[len(prefix)+36:], suffix)
+	return c.couplingsAt(ctx, string(b[:]))
+}
+
+func (c *Client) couplingsAt(ctx context.Context, path string) ([]PipelineCoupling, error) {
 	var raw couplingsBody
 	if err := c.do(ctx, http.MethodGet, path, nil, &raw); err != nil {
 		return nil, err
@@ -45,11 +69,12 @@ func (b *couplingsBody) UnmarshalJSON(data []byte) error {
 		b.list = list
 		return nil
 	case len(data) > 0 && data[0] == '{':
-		var one PipelineCoupling
-		if err := json.Unmarshal(data, &one); err != nil {
+		// Decoding in place spares a copy into a new one-element list.
+		list := make([]PipelineCoupling, 1)
+		if err := json.Unmarshal(data, &list[0]); err != nil {
 			return err
 		}
-		b.list = []PipelineCoupling{one}
+		b.list = list
 		return nil
 	}
 	return fmt.Errorf("pipeline couplings: want an object or an array, got %.20q", data)

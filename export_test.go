@@ -20,3 +20,8 @@ func (c funcClock) sleepUntil(ctx context.Context, t time.Time) error { return c
 func BatchClockForTest(now func() time.Time, sleepUntil func(ctx context.Context, t time.Time) error) BatchOption {
 	return func(c *batchConfig) { c.clock = funcClock{nowFn: now, untilFn: sleepUntil} }
 }
+
+// DefaultTransportForTest is the transport a Client built without
+// WithHTTPClient sends through, so that a test can count the connections
+// it opens with a dialer of its own on a clone.
+var DefaultTransportForTest = defaultTransport

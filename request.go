@@ -3,10 +3,12 @@ package herokupartner
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -62,7 +64,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	if ctx == nil {
 		return newCallError(method, path, "nil context")
 	}
-	cl := call{c: c, ctx: ctx, req: req, out: out, requestID: uuid.NewString()}
+	cl := call{c: c, ctx: ctx, req: req, out: out, requestID: newRequestID()}
 	if dl, ok := ctx.Deadline(); ok {
 		cl.deadline = dl
 	} else {
@@ -135,12 +137,19 @@ func (cl *call) logRetry(attempt int, wait time.Duration, err error) {
 		slog.Duration("wait", wait), slog.String("request_id", cl.requestID), slog.String("error", err.Error()))
 }
 
-// attempt sends the request once under its own deadline, which stays alive
-// until the answer's body has been read.
+// attempt sends the request once under its own deadline (the caller's,
+// when that is nearer), which stays alive until the answer's body has been
+// read.
 func (cl *call) attempt(n int) (outcome, time.Duration, error) {
 	c, m, p := cl.c, cl.req.method, cl.req.path
-	ctx, cancel := context.WithDeadline(cl.ctx, minTime(time.Now().Add(c.attemptTimeout), cl.deadline))
-	defer cancel()
+	ctx := cl.ctx
+	if bound := minTime(time.Now().Add(c.attemptTimeout), cl.deadline); cl.ownBudget || bound.Before(cl.deadline) {
+		// Without a caller deadline nearer than the bound, the attempt
+		// needs a deadline of its own.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(cl.ctx, bound)
+		defer cancel()
+	}
 	tok, err := c.token(ctx)
 	if err != nil {
 		return finished, 0, newCallError(m, p, "getting token", err)
@@ -148,13 +157,14 @@ func (cl *call) attempt(n int) (outcome, time.Duration, error) {
 	if tok == nil || tok.AccessToken == "" {
 		return finished, 0, newCallError(m, p, "not sent: the token source gave an empty token", ErrNoToken)
 	}
-	if !validBearer(tok.AccessToken) {
+	auth, ok := c.authorization(tok.AccessToken)
+	if !ok {
 		// net/http would refuse it locally on every attempt; the token
 		// itself is not shown, since it is a secret however malformed.
 		return finished, 0, newCallError(m, p, "not sent: the token holds a character an Authorization header cannot carry (control character, space or non-ASCII)")
 	}
 	cl.sent++
-	resp, err := c.send(ctx, cl.req, cl.requestID, tok.AccessToken)
+	resp, err := c.send(ctx, cl.req, cl.requestID, auth)
 	if err != nil {
 		return cl.sendFailed(ctx, n, err)
 	}
@@ -268,7 +278,41 @@ func validBearer(token string) bool {
 	return true
 }
 
-func (c *Client) send(ctx context.Context, r request, requestID, token string) (*http.Response, error) {
+// bearer is an access token and the Authorization value that sends it.
+type bearer struct{ token, header string }
+
+// authorization returns the Authorization value for token, and false when
+// token cannot be sent. The value of the client's latest token is kept, so
+// a client reusing its token builds and checks it once, not per attempt.
+func (c *Client) authorization(token string) (string, bool) {
+	if c.auth != nil {
+		if b := c.auth.Load(); b != nil && b.token == token {
+			return b.header, true
+		}
+	}
+	if !validBearer(token) {
+		return "", false
+	}
+	b := &bearer{token: token, header: "Bearer " + token}
+	if c.auth != nil {
+		c.auth.Store(b)
+	}
+	return b.header, true
+}
+
+// newRequestID returns a random version 4 UUID for the Request-Id header.
+// It only correlates log lines and guards nothing, so the runtime's
+// generator (seeded by the system) serves, sparing a system call per call.
+func newRequestID() string {
+	var id uuid.UUID
+	binary.LittleEndian.PutUint64(id[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(id[8:], rand.Uint64())
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // RFC 4122 variant
+	return id.String()
+}
+
+func (c *Client) send(ctx context.Context, r request, requestID, auth string) (*http.Response, error) {
 	var body io.Reader
 	if r.body != nil {
 		body = bytes.NewReader(r.body)
@@ -277,12 +321,15 @@ func (c *Client) send(ctx context.Context, r request, requestID, token string) (
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", acceptHeader)
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("User-Agent", c.userAgent)
-	req.Header.Set("Request-Id", requestID)
+	// Filling the map directly, with one backing array for all values,
+	// spares Header.Set's slice per header; the keys are canonical.
+	vals := make([]string, 5)
+	vals[0], vals[1], vals[2], vals[3] = acceptHeader, auth, c.userAgent, requestID
+	h := req.Header
+	h["Accept"], h["Authorization"], h["User-Agent"], h["Request-Id"] = vals[0:1:1], vals[1:2:2], vals[2:3:3], vals[3:4:4]
 	if r.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		vals[4] = "application/json"
+		h["Content-Type"] = vals[4:5:5]
 	}
 	return c.httpClient.Do(req)
 }

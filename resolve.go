@@ -116,7 +116,7 @@ func (l liveSteps) addon(ctx context.Context, id string) (*Addon, error) {
 // coupling returns the coupling of an app whose id was just read from the
 // add-on, or nil when the app is in no pipeline.
 func (l liveSteps) coupling(ctx context.Context, _ string, appID uuid.UUID) (*PipelineCoupling, error) {
-	list, err := l.c.GetAppPipelineCouplings(ctx, appID.String())
+	list, err := l.c.appCouplings(ctx, appID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		// The app id came from the add-on, so the 404 is about the

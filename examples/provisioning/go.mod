@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/addonkit/herokupartner v0.0.0-20261128171444-91195edf0e50
-	github.com/addonkit/herokupartner/pgstore v0.0.0-20261128165241-595b0d126fac
+	github.com/addonkit/herokupartner/pgstore v0.0.0-20261128170942-46d71e790be8
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/stretchr/testify v1.12.1

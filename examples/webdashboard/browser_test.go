@@ -146,19 +146,24 @@ func TestBrowserShowsTheLivePipelineView(t *testing.T) {
 	if !slices.Equal(loose, []string{"acme-scratch"}) {
 		t.Errorf("apps in no pipeline: %v", loose)
 	}
-	ids := within(t, ctx, "reading failures",
-		chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("section.failures .request-id")).map(c => c.textContent)`))
-	if len(ids) != 1 || ids[0] == "" {
-		t.Errorf("failures' request ids: %v", ids)
+	legacy := e.fleet.addons["acme-legacy"][0].ID.String()
+	off := within(t, ctx, "reading failures",
+		chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll("section.failures li.failure")).map(c => c.dataset.resource)`))
+	if !slices.Equal(off, []string{legacy}) {
+		t.Errorf("failures %v, want acme-legacy's resource %s (its grant was revoked)", off, legacy)
 	}
 
-	// A customer promotes an app and an add-on is deprovisioned; the next
-	// pass reports it and the page follows without a reload.
+	// Heroku renames an app and destroys an add-on (both by webhook, on the
+	// map when the delivery is answered), and a customer promotes an app
+	// (no webhook: the tracker's refresher finds it). The page follows
+	// without a reload.
+	e.fleet.rename("acme-shop-pr-1412", "acme-shop-pr-1413")
+	within(t, ctx, "waiting for the rename", chromedp.WaitVisible(
+		`section[data-pipeline="acme-shop"] li[data-stage="review"] li[data-app="acme-shop-pr-1413"]`))
 	e.fleet.couple("acme-shop-dev", "acme-shop", hp.StageStaging)
 	if _, err := e.fleet.deprovision(context.Background(), "acme-shop"); err != nil {
 		t.Fatal(err)
 	}
-	e.refresh(t)
 	within(t, ctx, "waiting for the move", chromedp.WaitVisible(
 		`section[data-pipeline="acme-shop"] li[data-stage="staging"] li[data-app="acme-shop-dev"]`))
 	within(t, ctx, "waiting for the removal", chromedp.Poll[bool](
@@ -166,10 +171,18 @@ func TestBrowserShowsTheLivePipelineView(t *testing.T) {
 	if m := within(t, ctx, "reading the marker", chromedp.Evaluate[string](`window.loadMarker || ""`)); m != "loaded once" {
 		t.Fatal("the page was reloaded instead of updated in place")
 	}
-	live := within(t, ctx, "reading the announcement", chromedp.Text("#live"))
-	if !strings.Contains(live, "acme-shop-dev moved from development to staging in pipeline acme-shop.") ||
-		!strings.Contains(live, "was removed from acme-shop.") {
-		t.Errorf("announced %q", live)
+	if n := within(t, ctx, "counting the old name", chromedp.Evaluate[int](`document.querySelectorAll('li[data-app="acme-shop-pr-1412"]').length`)); n != 0 {
+		t.Errorf("the old name is still on the page %d times", n)
+	}
+	recent := within(t, ctx, "reading recent changes", chromedp.Text("section.changes"))
+	for _, want := range []string{"App acme-shop-pr-1412 was renamed acme-shop-pr-1413.",
+		"acme-shop-dev moved from development to staging in pipeline acme-shop.", "was removed from acme-shop."} {
+		if !strings.Contains(recent, want) {
+			t.Errorf("recent changes lack %q: %q", want, recent)
+		}
+	}
+	if live := within(t, ctx, "reading the announcement", chromedp.Text("#live")); live == "" {
+		t.Error("the last change was not announced")
 	}
 	shot := within(t, ctx, "taking the screenshot", chromedp.FullScreenshot(100))
 	writeScreenshot(t, "screenshot.png", shot)
@@ -204,7 +217,6 @@ func TestBrowserKeepsHostileNamesInert(t *testing.T) {
 		chromedp.WaitVisible("#board li.app"),
 	))
 	e.fleet.couple("acme-shop", `"><img src=x onerror=window.pwned=2>`, hp.StageProduction)
-	e.refresh(t)
 	within(t, ctx, "waiting for the update", chromedp.WaitVisible(`li[data-stage="production"] li[data-app="acme-shop"]`))
 	got := within(t, ctx, "inspecting the page", chromedp.Evaluate[[]any](
 		`[window.pwned === undefined, document.querySelectorAll("#board img, #board script, #board b").length,

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	hp "github.com/addonkit/herokupartner"
+	"github.com/addonkit/herokupartner/herokupartnertest"
 )
 
 // demoStep is one change a customer (or Heroku) makes to the fleet; it
@@ -13,48 +15,53 @@ import (
 type demoStep func(ctx context.Context, f *fleet) (string, error)
 
 // demoScript moves acme's fleet around and back, so the demo can loop for
-// ever: a promotion, an app joining and leaving a pipeline, an add-on
-// deprovisioned and a new one provisioned.
-//
-// Renaming an app needs the fake's RenameApp, which is not on main yet;
-// once it is, add a step like
-//
-//	func(ctx context.Context, f *fleet) (string, error) {
-//		f.srv.RenameApp(f.apps["acme-shop-pr-1412"].ID, "acme-shop-pr-1413")
-//		return "renamed acme-shop-pr-1412 to acme-shop-pr-1413", nil
-//	}
-//
-// (and one renaming it back), and let deprovision call f.srv.DestroyAddon.
+// ever. Renames and the destroyed add-on reach the page through Heroku's
+// webhooks at once; promotions and pipeline moves send no webhook, so they
+// show once the tracker's refresher reads the coupling again (within
+// seconds at the demo's budget). Each move is undone half a loop later,
+// long after the refresher has seen it.
 var demoScript = []demoStep{
 	func(_ context.Context, f *fleet) (string, error) {
-		f.couple("acme-shop-staging", "acme-shop", hp.StageProduction)
-		return "promoted acme-shop-staging to production", nil
+		f.rename("acme-shop-pr-1412", "acme-shop-pr-1413")
+		return "renamed acme-shop-pr-1412 to acme-shop-pr-1413 (webhook)", nil
 	},
 	func(_ context.Context, f *fleet) (string, error) {
-		f.couple("acme-scratch", "acme-api", hp.StageDevelopment)
-		return "acme-scratch joined pipeline acme-api at development", nil
+		f.couple("acme-shop-staging", "acme-shop", hp.StageProduction)
+		return "promoted acme-shop-staging to production (no webhook: the refresher finds it)", nil
 	},
 	func(ctx context.Context, f *fleet) (string, error) {
 		a, err := f.deprovision(ctx, "acme-shop")
 		if err != nil {
 			return "", err
 		}
-		return "deprovisioned " + a.Name + " from acme-shop", nil
+		return "destroyed " + a.Name + " on acme-shop (webhook)", nil
+	},
+	func(_ context.Context, f *fleet) (string, error) {
+		f.couple("acme-scratch", "acme-api", hp.StageDevelopment)
+		return "acme-scratch joined pipeline acme-api at development", nil
+	},
+	func(_ context.Context, f *fleet) (string, error) {
+		f.rename("acme-shop-pr-1412", "acme-shop-pr-1412")
+		return "renamed acme-shop-pr-1413 back to acme-shop-pr-1412 (webhook)", nil
 	},
 	func(_ context.Context, f *fleet) (string, error) {
 		f.couple("acme-shop-staging", "acme-shop", hp.StageStaging)
 		return "moved acme-shop-staging back to staging", nil
-	},
-	func(_ context.Context, f *fleet) (string, error) {
-		f.couple("acme-scratch", "", "")
-		return "acme-scratch left its pipeline", nil
 	},
 	func(ctx context.Context, f *fleet) (string, error) {
 		a, err := f.provision(ctx, "acme-shop", "basic")
 		if err != nil {
 			return "", err
 		}
-		return "provisioned " + a.Name + " on acme-shop", nil
+		return "provisioned " + a.Name + " on acme-shop (tracked at once, read first)", nil
+	},
+	func(_ context.Context, f *fleet) (string, error) {
+		f.couple("acme-scratch", "", "")
+		return "acme-scratch left its pipeline", nil
+	},
+	func(_ context.Context, f *fleet) (string, error) {
+		f.outage()
+		return "Heroku answers the next coupling read 503 (the page shows the failure until the next read)", nil
 	},
 }
 
@@ -79,3 +86,13 @@ func runDemo(ctx context.Context, f *fleet, every time.Duration, say func(string
 		say(what)
 	}
 }
+
+// outage makes Heroku fail the next coupling read, retries included: the
+// tracker keeps the resource's last resolution and records LastError,
+// which the page shows with the request id until a read succeeds.
+func (f *fleet) outage() {
+	f.srv.Fail(herokupartnertest.RouteCouplings, herokupartnertest.Fault{Status: http.StatusServiceUnavailable, Times: outageAnswers})
+}
+
+// outageAnswers covers a read and the fake client's three retries.
+const outageAnswers = 4

@@ -9,9 +9,8 @@ import (
 )
 
 // source is all the page needs from whatever keeps the fleet's pipeline
-// map current. Today poller (source.go) implements it by re-resolving the
-// fleet; the SDK's tracker will, by keeping each resource's latest
-// resolution and emitting change events. Only source.go knows which.
+// map current: trackerSource (source.go) implements it over the SDK's
+// Tracker. Only source.go and main.go know that.
 type source interface {
 	// Snapshot returns the customer's resources as last confirmed. It
 	// fails with errUnknownCustomer for a customer the partner does not
@@ -32,8 +31,15 @@ var errUnknownCustomer = errors.New("unknown customer")
 
 // snapshot is one customer's part of the map.
 type snapshot struct {
-	// Results are the customer's resources, failures included.
+	// Results are the customer's resolved resources, one each.
 	Results []hp.BatchResult
+	// Failed are the customer's resources whose latest read failed; a
+	// resource resolved before is in Results too, as last confirmed.
+	Failed []failedRead
+	// Missing are resources the partner's records give the customer that
+	// are not on the map (any more): the tracker drops a resource whose
+	// grant was revoked or whose add-on Heroku no longer knows.
+	Missing []string
 	// AsOf is when the oldest entry in Results was last confirmed; zero
 	// before the first confirmation.
 	AsOf time.Time
@@ -41,6 +47,20 @@ type snapshot struct {
 	Bound time.Duration
 	// Changes are the customer's latest changes, oldest first.
 	Changes []change
+}
+
+// failedRead is a resource whose latest read failed, as the tracker
+// records it.
+type failedRead struct {
+	ResourceID string
+	// App is the app's name when the resource was resolved before.
+	App string
+	// LastError is the tracker's description of the failure: the SDK's
+	// error text, which holds no token but does hold API paths and, when
+	// Heroku answered, its request id.
+	LastError string
+	// ConfirmedAt is when the resource was last read; zero if never.
+	ConfirmedAt time.Time
 }
 
 // changeKind names what happened to a resource; the names follow the

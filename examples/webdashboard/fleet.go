@@ -30,8 +30,8 @@ var world = herokupartnertest.World{Apps: []herokupartnertest.WorldApp{
 	{Customer: "initech", Name: "initech-reports"},
 }}
 
-// revokedApps lost our grant after provisioning: their resources show as
-// failures, with the request id to quote to Heroku support.
+// revokedApps lost our grant after provisioning: the tracker drops their
+// resources, and the page lists them as no longer on the map.
 var revokedApps = []string{"acme-legacy"}
 
 // stillProvisioning are apps whose add-ons we have not yet reported as
@@ -106,23 +106,25 @@ func (r *registry) resources() []owned {
 
 // fleet is the partner's side of the demo: the fake Platform API, the
 // partner's client and token manager (tokens stay here, never in a page),
-// and its records.
+// its records, and the tracker its provisioning puts resources on.
 type fleet struct {
 	srv    *herokupartnertest.Server
 	base   *hp.Client
 	tokens *hp.TokenManager
 	reg    *registry
-	apps   map[string]hp.Ref       // by name
-	pipes  map[string]*hp.Pipeline // by name
-	addons map[string][]*hp.Addon  // app name -> its add-ons of ours, oldest first
-	owner  map[string]string       // app name -> customer
-	mu     sync.Mutex
+	// hooks is where each resource's webhooks are delivered, and tracker
+	// the map a new resource is put on; both are set before seeding.
+	hooks   *webhookEndpoint
+	tracker *hp.Tracker
+	apps    map[string]hp.Ref       // by the name the app was seeded with
+	pipes   map[string]*hp.Pipeline // by name
+	addons  map[string][]*hp.Addon  // app name -> its add-ons of ours, oldest first
+	owner   map[string]string       // app name -> customer
+	mu      sync.Mutex
 }
 
-// newFleet seeds w on srv and provisions every add-on as a partner does:
-// it exchanges the provisioning request's grant for tokens and reports the
-// add-on provisioned.
-func newFleet(ctx context.Context, srv *herokupartnertest.Server, w herokupartnertest.World) (*fleet, error) {
+// newFleet returns the partner's side of srv, with no resource yet.
+func newFleet(srv *herokupartnertest.Server) (*fleet, error) {
 	tokens, err := hp.NewTokenManager(srv.TokenManagerConfig())
 	if err != nil {
 		return nil, err
@@ -131,28 +133,33 @@ func newFleet(ctx context.Context, srv *herokupartnertest.Server, w herokupartne
 	if err != nil {
 		return nil, err
 	}
-	f := &fleet{srv: srv, base: base, tokens: tokens, reg: newRegistry(),
+	return &fleet{srv: srv, base: base, tokens: tokens, reg: newRegistry(),
 		apps: map[string]hp.Ref{}, pipes: map[string]*hp.Pipeline{}, addons: map[string][]*hp.Addon{},
-		owner: map[string]string{}}
-	seeded := srv.Seed(w)
+		owner: map[string]string{}}, nil
+}
+
+// seed seeds w on the fake and provisions every add-on as a partner does.
+func (f *fleet) seed(ctx context.Context, w herokupartnertest.World) error {
+	seeded := f.srv.Seed(w)
 	f.pipes = seeded.Pipelines
 	for _, r := range seeded.Resources {
 		f.apps[r.App.Name] = r.App
 		f.owner[r.App.Name] = r.Customer
 		if err := f.adopt(ctx, r.Customer, r.App.Name, r.Addon, !slices.Contains(stillProvisioning, r.App.Name)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, name := range revokedApps {
 		for _, a := range f.addons[name] {
-			srv.RevokeGrant(a.ID)
+			f.srv.RevokeGrant(a.ID)
 		}
 	}
-	return f, nil
+	return nil
 }
 
 // adopt does what a partner's provisioning endpoint and its worker do for
-// a new add-on: exchange the grant, record the owner, report it ready.
+// a new add-on: exchange the grant, subscribe to its webhooks, report it
+// ready, put it on the map and record the owner.
 func (f *fleet) adopt(ctx context.Context, customer, app string, a *hp.Addon, ready bool) error {
 	id := a.ID.String()
 	code, expires := f.srv.IssueGrant(a.ID)
@@ -160,14 +167,22 @@ func (f *fleet) adopt(ctx context.Context, customer, app string, a *hp.Addon, re
 	if _, err := f.tokens.Exchange(ctx, id, grant); err != nil {
 		return fmt.Errorf("exchanging the grant of %s: %w", a.Name, err)
 	}
+	client, err := f.base.ForResource(f.tokens, id)
+	if err != nil {
+		return err
+	}
+	if _, err := client.SubscribeAddonWebhooks(ctx, id, f.hooks.subscription(id)); err != nil {
+		return fmt.Errorf("subscribing to the webhooks of %s: %w", a.Name, err)
+	}
 	if ready {
-		client, err := f.base.ForResource(f.tokens, id)
-		if err != nil {
-			return err
-		}
 		if _, err := client.MarkProvisioned(ctx, id); err != nil {
 			return fmt.Errorf("reporting %s provisioned: %w", a.Name, err)
 		}
+	}
+	// After MarkProvisioned: the tracker reads the add-on (and its state)
+	// once; later it re-reads couplings, and webhooks tell it the rest.
+	if err := f.tracker.Track(ctx, id); err != nil {
+		return fmt.Errorf("tracking %s: %w", a.Name, err)
 	}
 	f.mu.Lock()
 	f.addons[app] = append(f.addons[app], a)
@@ -186,11 +201,10 @@ func (f *fleet) provision(ctx context.Context, app, plan string) (*hp.Addon, err
 	return a, f.adopt(ctx, f.owner[app], app, a, true)
 }
 
-// deprovision removes the newest add-on of the named app as Heroku's
-// deprovisioning request makes a partner do: drop it from the partner's
-// records and forget its tokens; Heroku revokes the grant. The fake on
-// main cannot destroy an add-on yet, so the add-on stays on the fake,
-// unreachable; with the fake's DestroyAddon this calls that as well.
+// deprovision destroys the newest add-on of the named app on Heroku's
+// side, as a customer removing it does: Heroku's webhook takes it off the
+// map. The partner drops it from its records and forgets its tokens, as
+// Heroku's deprovisioning request makes it do.
 func (f *fleet) deprovision(ctx context.Context, app string) (*hp.Addon, error) {
 	f.mu.Lock()
 	list := f.addons[app]
@@ -202,13 +216,20 @@ func (f *fleet) deprovision(ctx context.Context, app string) (*hp.Addon, error) 
 	f.addons[app] = list[:len(list)-1]
 	f.mu.Unlock()
 	id := a.ID.String()
-	f.reg.remove(id)
-	f.srv.RevokeGrant(a.ID)
+	f.reg.remove(id) // first, so the page never lists it as missing from the map
+	f.srv.DestroyAddon(a.ID)
 	return a, f.tokens.Forget(ctx, id)
 }
 
+// rename gives the app seeded as app a new name on Heroku's side; Heroku's
+// webhook tells the tracker.
+func (f *fleet) rename(app, name string) {
+	f.srv.RenameApp(f.apps[app].ID, name)
+}
+
 // couple moves the named app to stage of the named pipeline, as a customer
-// promoting or moving an app does; pipeline "" takes it out of any.
+// promoting or moving an app does; pipeline "" takes it out of any. No
+// webhook says so: the tracker's refresher finds it.
 func (f *fleet) couple(app, pipeline string, stage hp.Stage) {
 	ref := f.apps[app]
 	if pipeline == "" {

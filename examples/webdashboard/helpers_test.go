@@ -12,49 +12,139 @@ import (
 	"testing"
 	"time"
 
+	hp "github.com/addonkit/herokupartner"
 	"github.com/addonkit/herokupartner/herokupartnertest"
 )
 
-// testNow is the poller's clock in tests, so "as of" and change times,
-// and with them the screenshot, are the same on every run.
+// testNow is where the tracker's clock starts in tests, so "as of" and
+// change times, and with them the screenshot, read about the same on
+// every run.
 var testNow = time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
 
-// env is a dashboard on a seeded fake, refreshed once.
+// testSource is the tracker in tests: a request slot every 10 ms and
+// entries read again after 200 ms, so the refresher finds a move within
+// a fraction of a second; tests wait for the change, never for a time.
+var testSource = sourceConfig{Budget: 6000, MinAge: 200 * time.Millisecond, Every: time.Second}
+
+// env is a dashboard on a seeded fake whose map is complete.
 type env struct {
 	fake  *herokupartnertest.Server
 	fleet *fleet
-	src   *poller
+	src   *trackerSource
 	url   string
 }
 
 func newEnv(t *testing.T, w herokupartnertest.World) *env {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	fake := herokupartnertest.NewServer(herokupartnertest.WithRateLimit(0, 0))
-	t.Cleanup(fake.Close)
-	f, err := newFleet(ctx, fake, w)
-	if err != nil {
-		t.Fatalf("seeding the fleet: %v", err)
-	}
-	p := newPoller(f, 2*time.Second)
-	p.now = func() time.Time { return testNow }
-	p.refresh(ctx)
+	return newEnvWith(t, w, testSource, nil)
+}
 
-	ts := httptest.NewUnstartedServer(newDashboard(p))
+// newEnvWith starts a tracker configured by sc on a new fake seeded with
+// w (or, when f is given, on f's fake and fleet, w unused: another
+// replica, whose webhooks go to the first), waits
+// until every resource has been read, and serves the dashboard.
+func newEnvWith(t *testing.T, w herokupartnertest.World, sc sourceConfig, f *fleet) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	start := time.Now()
+	sc.Now = func() time.Time { return testNow.Add(time.Since(start)) }
+	var src *trackerSource
+	if f == nil {
+		fake := herokupartnertest.NewServer()
+		t.Cleanup(fake.Close)
+		var err error
+		if f, err = newFleet(fake); err != nil {
+			t.Fatal(err)
+		}
+		if src, err = startSource(ctx, f, sc, w); err != nil {
+			t.Fatalf("seeding the fleet: %v", err)
+		}
+	} else {
+		var err error
+		if src, err = newTrackerSource(f, sc); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range f.reg.resources() {
+			ids = append(ids, r.ID)
+		}
+		src.quietStart(ids) // the other replica filled the map
+	}
+	src.start(ctx)
+	t.Cleanup(func() { cancel(); src.wait() }) // before the fake and the store close
+	e := &env{fake: f.srv, fleet: f, src: src}
+	e.waitMap(t, "every resource read", func(entries []hp.TrackedResource) bool {
+		for _, r := range entries {
+			if r.Resolution == nil && r.LastError == "" {
+				return false
+			}
+		}
+		return true
+	})
+
+	ts := httptest.NewUnstartedServer(newDashboard(src))
 	streams, stop := context.WithCancel(context.Background())
 	ts.Config.BaseContext = func(net.Listener) context.Context { return streams }
 	ts.Start()
 	t.Cleanup(func() { stop(); ts.Close() }) // end event streams first: Close waits for them
-	return &env{fake: fake, fleet: f, src: p, url: ts.URL}
+	e.url = ts.URL
+	return e
 }
 
-// refresh runs one pass of the poller, as its ticker would.
-func (e *env) refresh(t *testing.T) {
+// waitMap waits until cond holds for the tracker's entries, checking on
+// every wake-up of the source (each change, and every second).
+func (e *env) waitMap(t *testing.T, what string, cond func([]hp.TrackedResource) bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	e.wait(t, what, func(ctx context.Context) (bool, error) {
+		entries, err := e.src.tracker.Resources(ctx)
+		return err == nil && cond(entries), err
+	})
+}
+
+// waitSnapshot waits until cond holds for the customer's snapshot.
+func (e *env) waitSnapshot(t *testing.T, customer, what string, cond func(snapshot) bool) snapshot {
+	t.Helper()
+	var s snapshot
+	e.wait(t, what, func(ctx context.Context) (bool, error) {
+		var err error
+		s, err = e.src.Snapshot(ctx, customer)
+		return err == nil && cond(s), err
+	})
+	return s
+}
+
+func (e *env) wait(t *testing.T, what string, check func(context.Context) (bool, error)) {
+	t.Helper()
+	wake, stop := e.src.Subscribe()
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // generous: a loaded machine
 	defer cancel()
-	e.src.refresh(ctx)
+	for {
+		ok, err := check(ctx)
+		if err != nil {
+			t.Fatalf("waiting for %s: %v", what, err)
+		}
+		if ok {
+			return
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			t.Fatalf("gave up waiting for %s", what)
+		}
+	}
+}
+
+// delivered waits until the fake's webhook deliveries so far are
+// answered: what they say is on the map by then.
+func (e *env) delivered(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := e.fake.WaitForDeliveries(ctx); err != nil {
+		t.Fatalf("waiting for webhook deliveries: %v", err)
+	}
 }
 
 // get fetches path and returns the answer with its body read.
@@ -120,6 +210,27 @@ func (s *stream) next(t *testing.T) update {
 			event = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: "):
 			data += strings.TrimPrefix(line, "data: ")
+		}
+	}
+}
+
+// until returns the first update for which ok holds, and the board the
+// stream showed by then (an update carries the board only when it changed).
+// The source wakes the stream every second, so a minute without ok fails.
+func (s *stream) until(t *testing.T, ok func(u update, board string) bool) (update, string) {
+	t.Helper()
+	var board string
+	deadline := time.Now().Add(time.Minute) // generous: a loaded machine
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("the event stream did not show the change within a minute")
+		}
+		u := s.next(t)
+		if u.HTML != "" {
+			board = u.HTML
+		}
+		if ok(u, board) {
+			return u, board
 		}
 	}
 }

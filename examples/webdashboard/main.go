@@ -4,12 +4,14 @@
 // resources that could not be read with the request id to quote to
 // Heroku support. The page updates itself through server-sent events.
 //
-// It runs on the SDK's embedded fake Platform API, seeds a few customers
-// and changes something every few seconds so the page moves:
+// The page is fed by the SDK's Tracker: webhooks (renames, destroyed
+// add-ons) reach it at once through a WebhookReceiver, and its refresher
+// finds promotions within its request budget. It runs on the SDK's
+// embedded fake Platform API, seeds a few customers and changes something
+// every few seconds so the page moves. With DATABASE_URL the tracker's
+// map lives in PostgreSQL, as replicas share it:
 //
-//	cd examples/webdashboard && go run .
-//
-// (or, from the repository root, go -C examples/webdashboard run .)
+//	go run ./examples/webdashboard   (from the repository root)
 package main
 
 import (
@@ -31,40 +33,105 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	every := flag.Duration("every", 3*time.Second, "how often the demo changes the fleet")
+	cfg := runConfig{DatabaseURL: os.Getenv("DATABASE_URL")}
+	flag.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	flag.DurationVar(&cfg.Every, "every", 4*time.Second, "how often the demo changes the fleet")
 	flag.Parse()
-	if os.Getenv("DATABASE_URL") != "" {
-		// Reading the tracker's map from PostgreSQL, as a replica would,
-		// needs the tracker's PostgreSQL store, which is not in the SDK
-		// yet. Refuse rather than quietly show the fake's data instead.
-		log.Fatal("webdashboard: DATABASE_URL is set, but reading the tracker's map from PostgreSQL is not available yet; unset it to run on the embedded fake")
-	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if err := run(ctx, *addr, *every, os.Stdout); err != nil {
+	if err := run(ctx, cfg, os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// run serves the dashboard on addr until ctx ends, printing each
+// runConfig is what main reads from flags and the environment.
+type runConfig struct {
+	Addr  string
+	Every time.Duration
+	// DatabaseURL, when set, keeps the tracker's map in PostgreSQL.
+	DatabaseURL string
+}
+
+// The demo's tracker: a budget of 120 requests a minute re-reads the demo's
+// dozen resources every 6-7 s, so a promotion shows within seconds; a real
+// fleet keeps the default 20 (or what its share of Heroku's 75-a-minute
+// refill allows). Above the refill, the fake's Heroku-like bucket of 4,500
+// drains by 45 a minute, and after about 75 minutes the tracker's reserve
+// makes it stand aside a minute at a time: it never runs dry. MinAge
+// keeps an entry confirmed within 5 s from being read again.
+const (
+	demoBudget = 120
+	demoMinAge = 5 * time.Second
+	// demoTick wakes the pages so "as of" moves between changes.
+	demoTick = 2 * time.Second
+)
+
+// run serves the dashboard on cfg.Addr until ctx ends, printing each
 // customer's address to out.
-func run(ctx context.Context, addr string, every time.Duration, out io.Writer) error {
-	// The poller re-reads every resource each pass, two requests each; the
-	// fake's Heroku-like rate limit would run dry within minutes, so it is
-	// off here. The tracker replaces the poller and keeps to a budget.
-	srv := herokupartnertest.NewServer(herokupartnertest.WithRateLimit(0, 0))
+func run(ctx context.Context, cfg runConfig, out io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the tracker, the webhook receiver and the demo
+	// The fake keeps Heroku's rate limit (4,500, 75 a minute): the
+	// tracker stays within its budget.
+	srv := herokupartnertest.NewServer()
 	defer srv.Close()
-	f, err := newFleet(ctx, srv, world)
+	f, err := newFleet(srv)
 	if err != nil {
 		return err
 	}
-	src := newPoller(f, every/2)
-	src.refresh(ctx)
-
-	ln, err := net.Listen("tcp", addr)
+	sc := sourceConfig{Budget: demoBudget, MinAge: demoMinAge, Every: demoTick}
+	if cfg.DatabaseURL != "" {
+		m, err := openSharedMap(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		defer m.pool.Close()
+		sc.Store, sc.Leader = m.store, m.leader
+	}
+	src, err := startSource(ctx, f, sc, world)
 	if err != nil {
-		return fmt.Errorf("listening on %s (choose another with -addr): %w", addr, err)
+		return err
+	}
+	if cfg.DatabaseURL != "" {
+		if err := pruneUnknown(ctx, src.tracker, f.reg); err != nil {
+			return fmt.Errorf("removing an earlier run's entries: %w", err)
+		}
+	}
+	src.start(ctx)
+	err = serve(ctx, cfg, f, src, out)
+	cancel()
+	src.wait() // the refresher resigns its lease before the pool closes
+	return err
+}
+
+// startSource builds the tracker, the webhook receiver that feeds it, and
+// the demo world on the fake: each resource provisioned, subscribed and
+// tracked.
+func startSource(ctx context.Context, f *fleet, sc sourceConfig, w herokupartnertest.World) (*trackerSource, error) {
+	src, err := newTrackerSource(f, sc)
+	if err != nil {
+		return nil, err
+	}
+	if f.hooks, err = serveWebhooks(ctx, src.tracker); err != nil {
+		return nil, err
+	}
+	f.tracker = src.tracker
+	if err := f.seed(ctx, w); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, r := range f.reg.resources() {
+		ids = append(ids, r.ID)
+	}
+	src.quietStart(ids)
+	return src, nil
+}
+
+// serve runs the page's server and the demo script until ctx ends.
+func serve(ctx context.Context, cfg runConfig, f *fleet, src *trackerSource, out io.Writer) error {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s (choose another with -addr): %w", cfg.Addr, err)
 	}
 	base, stopStreams := context.WithCancel(context.Background())
 	hs := &http.Server{
@@ -76,14 +143,17 @@ func run(ctx context.Context, addr string, every time.Duration, out io.Writer) e
 		WriteTimeout: sseWriteTimeout,
 		BaseContext:  func(net.Listener) context.Context { return base },
 	}
-	fmt.Fprintf(out, "Pipeline dashboard on the embedded fake; one page per customer:\n")
+	where := "in memory"
+	if cfg.DatabaseURL != "" {
+		where = "in PostgreSQL (DATABASE_URL)"
+	}
+	fmt.Fprintf(out, "Pipeline dashboard on the embedded fake, the tracker's map %s; one page per customer:\n", where)
 	for _, c := range f.reg.customerList() {
 		fmt.Fprintf(out, "  %-8s http://%s/c/%s/\n", c, ln.Addr(), url.PathEscape(c))
 	}
-	fmt.Fprintf(out, "Every %s the demo changes acme's fleet. Ctrl-C stops.\n", every)
+	fmt.Fprintf(out, "Every %s the demo changes acme's fleet. Ctrl-C stops.\n", cfg.Every)
 
-	go src.run(ctx)
-	go runDemo(ctx, f, every, func(s string) { fmt.Fprintf(out, "%s  %s\n", time.Now().UTC().Format("15:04:05"), s) })
+	go runDemo(ctx, f, cfg.Every, func(s string) { fmt.Fprintf(out, "%s  %s\n", time.Now().UTC().Format("15:04:05"), s) })
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	select {

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	hp "github.com/addonkit/herokupartner"
 	"github.com/addonkit/herokupartner/herokupartnertest"
@@ -44,13 +43,9 @@ func TestHostileNamesRenderInert(t *testing.T) {
 
 	// The live update goes through innerHTML: it must be as inert.
 	s := e.openStream(t, "acme")
-	s.next(t)
+	_, before := s.until(t, func(_ update, board string) bool { return board != "" })
 	e.fleet.couple("acme-shop", `"><img src=x onerror=window.pwned=2>`, hp.StageProduction)
-	e.refresh(t)
-	u := s.next(t)
-	if u.HTML == "" {
-		t.Fatal("the update after a move carried no board")
-	}
+	u, _ := s.until(t, func(u update, _ string) bool { return u.HTML != "" && u.HTML != before })
 	if m := markup.FindString(u.HTML); m != "" {
 		t.Fatalf("an update carries live markup from a name: %q", m)
 	}
@@ -159,7 +154,7 @@ func TestNoTokenReachesThePage(t *testing.T) {
 		}
 		secrets = append(secrets, tok.AccessToken.Reveal(), tok.RefreshToken.Reveal())
 	}
-	secrets = append(secrets, e.fake.ClientSecret())
+	secrets = append(secrets, e.fake.ClientSecret(), e.fleet.hooks.secret.Reveal(), e.fleet.hooks.auth.Reveal())
 	if len(secrets) < 10 {
 		t.Fatalf("only %d secrets to look for: the fleet was not provisioned", len(secrets))
 	}
@@ -187,32 +182,42 @@ func TestEventStreamShowsAChangeAndAnnouncesIt(t *testing.T) {
 	e := newEnv(t, world)
 	s := e.openStream(t, "acme")
 	first := s.next(t)
-	if first.HTML == "" || first.Announce != "" || first.AsOf != testNow.Format(time.RFC3339) {
+	if first.HTML == "" || first.Announce != "" || !strings.HasPrefix(first.AsOf, "2026-11-28T09:") {
 		t.Fatalf("first event: html %d bytes, announce %q, asOf %q", len(first.HTML), first.Announce, first.AsOf)
 	}
 
-	e.refresh(t) // nothing changed: "as of" only
+	// Nothing changed: the next wake-up sends "as of" only.
 	if u := s.next(t); u.HTML != "" || u.Version != first.Version {
 		t.Fatalf("an unchanged board was sent again (version %s -> %s)", first.Version, u.Version)
 	}
 
+	// A promotion sends no webhook: the refresher finds it. The board and
+	// the announcement may come in one event or two.
 	e.fleet.couple("acme-shop-dev", "acme-shop", hp.StageStaging)
-	e.refresh(t)
-	u := s.next(t)
-	if u.Version == first.Version || u.HTML == "" {
-		t.Fatal("the board did not change after a stage move")
-	}
-	shop := u.HTML[strings.Index(u.HTML, `data-pipeline="acme-shop"`):]
+	want := "acme-shop-dev moved from development to staging in pipeline acme-shop."
+	var announced bool
+	_, board := s.until(t, func(u update, board string) bool {
+		if u.Announce != "" && u.Announce != want {
+			t.Errorf("announce %q, want %q", u.Announce, want)
+		}
+		announced = announced || u.Announce == want
+		return announced && board != first.HTML
+	})
+	shop := board[strings.Index(board, `data-pipeline="acme-shop"`):]
 	stagingAt := strings.Index(shop, `data-stage="staging"`)
 	devAt := strings.Index(shop, `data-app="acme-shop-dev"`)
 	prodAt := strings.Index(shop, `data-stage="production"`)
 	if stagingAt < 0 || devAt < stagingAt || devAt > prodAt {
 		t.Errorf("acme-shop-dev is not in the staging column of the update")
 	}
-	want := "acme-shop-dev moved from development to staging in pipeline acme-shop."
-	if u.Announce != want {
-		t.Errorf("announce %q, want %q", u.Announce, want)
-	}
+
+	// A rename arrives by webhook and is on the stream by the time the
+	// delivery is answered.
+	e.fleet.rename("acme-shop-dev", "acme-shop-devel")
+	e.delivered(t)
+	s.until(t, func(u update, board string) bool {
+		return u.Announce == "App acme-shop-dev was renamed acme-shop-devel." && strings.Contains(board, `data-app="acme-shop-devel"`)
+	})
 }
 
 // unreadable is a source whose store is down.

@@ -1,17 +1,15 @@
 package main
 
-// This file is the one place that knows how the page is fed. Today poller
-// re-resolves the whole fleet every few seconds and works out the changes
-// itself. When the SDK's Tracker lands, an adapter over it replaces
-// poller: Snapshot reads the Tracker's entries for the customer's
-// resources (their ConfirmedAt gives "as of", Freshness the bound), the
-// Tracker's OnChange feeds the changes, and a ticker wakes subscribers so
-// that changes another replica applied to a shared store reach this
-// replica's pages too. main.go then starts that adapter instead.
+// This file is the one place that knows how the page is fed: by the SDK's
+// Tracker. The Tracker keeps every resource's latest resolution (in memory
+// or, with DATABASE_URL, in PostgreSQL shared by every replica), applies
+// webhook events at once and re-reads couplings within its request
+// budget; its OnChange feeds the page's event streams, its entries'
+// ConfirmedAt give "as of" and Freshness the bound.
 
 import (
 	"context"
-	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,24 +20,25 @@ import (
 // changes" list.
 const maxChanges = 200
 
-// poller keeps the latest resolution of every resource in the partner's
-// records by resolving them all again every interval.
-type poller struct {
-	base   *hp.Client
-	tokens *hp.TokenManager
-	reg    *registry
-	every  time.Duration
-	now    func() time.Time
-	cache  hp.Cache
+// trackerSource adapts a Tracker to the page's source interface.
+type trackerSource struct {
+	tracker *hp.Tracker
+	reg     *registry
+	// follows: the store tells this replica of other replicas' updates.
+	follows bool
+	// every wakes subscribers even without a change, so that "as of"
+	// moves as entries are confirmed again.
+	every time.Duration
+
+	running sync.WaitGroup // start's goroutines
 
 	mu      sync.Mutex
-	results map[string]hp.BatchResult // latest result per resource
-	good    map[string]*hp.Resolution // latest successful resolution per resource
-	owner   map[string]string         // resource -> customer, as last seen
-	asOf    time.Time
 	changes []ownedChange
 	seq     uint64
 	subs    map[chan struct{}]struct{}
+	// quiet are the resources tracked at start whose first resolution is
+	// not news: without it every page would open on a list of "added".
+	quiet map[string]bool
 }
 
 type ownedChange struct {
@@ -47,141 +46,191 @@ type ownedChange struct {
 	change
 }
 
-func newPoller(f *fleet, every time.Duration) *poller {
-	return &poller{base: f.base, tokens: f.tokens, reg: f.reg, every: every, now: time.Now,
-		cache:   hp.NewMemoryCache(0),
-		results: map[string]hp.BatchResult{}, good: map[string]*hp.Resolution{},
-		owner: map[string]string{}, subs: map[chan struct{}]struct{}{}}
+var _ source = (*trackerSource)(nil)
+
+var trackerKinds = map[hp.ChangeKind]changeKind{
+	hp.ChangeAdded: kindAdded, hp.ChangeRemoved: kindRemoved, hp.ChangeStageChanged: kindStageChanged,
+	hp.ChangeMovedPipeline: kindMovedPipeline, hp.ChangeLeftPipeline: kindLeftPipeline,
+	hp.ChangeJoinedPipeline: kindJoinedPipeline, hp.ChangeAppRenamed: kindAppRenamed, hp.ChangePlanChanged: kindPlanChanged,
 }
 
-// policy caches only pipelines: a pass must see every rename, state,
-// stage and pipeline change, so add-ons and couplings are read each time.
-// That costs two requests per resource a pass, which is why the fake in
-// main.go runs without a rate limit; the tracker stays within a budget.
-var policy = hp.CachePolicy{AddonTTL: -1, CouplingsTTL: -1}
+// sourceConfig is how the demo configures its Tracker.
+type sourceConfig struct {
+	Store  hp.TrackerStore  // nil: in memory
+	Leader hp.TrackerLeader // nil: this process refreshes
+	// Budget and MinAge as in hp.TrackerConfig.
+	Budget int
+	MinAge time.Duration
+	// Every is how often pages are woken to move "as of".
+	Every time.Duration
+	// Now is the Tracker's clock; nil means the wall clock.
+	Now func() time.Time
+}
 
-// run refreshes every interval until ctx ends.
-func (p *poller) run(ctx context.Context) {
-	t := time.NewTicker(p.every)
-	defer t.Stop()
-	for {
+// newTrackerSource builds the Tracker over the fleet; start runs it.
+func newTrackerSource(f *fleet, cfg sourceConfig) (*trackerSource, error) {
+	s := &trackerSource{reg: f.reg, every: cfg.Every, subs: map[chan struct{}]struct{}{}, quiet: map[string]bool{}}
+	_, s.follows = cfg.Store.(hp.TrackerNotifier)
+	t, err := hp.NewTracker(hp.TrackerConfig{
+		// Each resource is read with its own token, which stays in the
+		// partner's TokenManager.
+		ClientFor: func(_ context.Context, id string) (*hp.Client, error) { return f.base.ForResource(f.tokens, id) },
+		Store:     cfg.Store,
+		Leader:    cfg.Leader,
+		Budget:    cfg.Budget,
+		MinAge:    cfg.MinAge,
+		OnChange:  s.onChange,
+		Now:       cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.tracker = t
+	return s, nil
+}
+
+// quietStart marks the resources tracked so far: their first resolution
+// is the map filling up, not a change to announce.
+func (s *trackerSource) quietStart(ids []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		s.quiet[id] = true
+	}
+}
+
+// start runs the refresher, Follow (when the store tells replicas of each
+// other's updates) and the wake-up ticker until ctx ends.
+func (s *trackerSource) start(ctx context.Context) {
+	s.running.Go(func() { _ = s.tracker.Run(ctx) })
+	if s.follows {
+		s.running.Go(func() { s.follow(ctx) })
+	}
+	s.running.Go(func() { s.tick(ctx) })
+}
+
+// wait returns once start's goroutines have, after ctx ended: the
+// refresher has resigned its lease, so the store may be closed.
+func (s *trackerSource) wait() { s.running.Wait() }
+
+// follow reports the changes other replicas make, again after a lost
+// connection.
+func (s *trackerSource) follow(ctx context.Context) {
+	for ctx.Err() == nil {
+		_ = s.tracker.Follow(ctx)
 		select {
 		case <-ctx.Done():
-			return
-		case <-t.C:
-			p.refresh(ctx)
+		case <-time.After(time.Second):
 		}
 	}
 }
 
-// refresh resolves every resource once, records what changed and wakes
-// the subscribers.
-func (p *poller) refresh(ctx context.Context) {
-	started := p.now()
-	fleet := p.reg.resources()
-	items := make([]hp.BatchItem, 0, len(fleet))
-	for _, r := range fleet {
-		client, err := p.base.ForResource(p.tokens, r.ID)
-		if err != nil {
-			continue // only a nil TokenManager fails, and ours is not
-		}
-		items = append(items, hp.BatchItem{ResourceUUID: r.ID, Client: client})
+// onChange is TrackerConfig.OnChange: it keeps the change for the
+// owner's page and wakes the event streams.
+func (s *trackerSource) onChange(c hp.Change) {
+	s.mu.Lock()
+	if c.Kind == hp.ChangeAdded && s.quiet[c.ResourceID] {
+		delete(s.quiet, c.ResourceID)
+		s.mu.Unlock()
+		s.notify()
+		return
 	}
-	results := p.base.ResolvePipelines(ctx, items, hp.BatchConcurrency(4), hp.BatchCache(p.cache, policy))
-	if ctx.Err() != nil {
-		return // a cancelled pass says nothing about the fleet
+	s.seq++
+	s.changes = append(s.changes, ownedChange{customer: s.reg.ownerOf(c.ResourceID), change: change{
+		Seq: s.seq, At: c.At, Kind: trackerKinds[c.Kind], ResourceID: c.ResourceID,
+		Before: resolutionOf(c.Before), After: resolutionOf(c.After)}})
+	if n := len(s.changes) - maxChanges; n > 0 {
+		s.changes = append(s.changes[:0:0], s.changes[n:]...)
 	}
-	p.mu.Lock()
-	first := p.asOf.IsZero()
-	now := p.now()
-	current := make(map[string]bool, len(fleet))
-	for i, r := range results {
-		id, customer := r.ResourceUUID, fleet[i].Customer
-		current[id] = true
-		if prev, ok := p.results[id]; ok && sameFailure(prev.Err, r.Err) {
-			r = prev // keep the first request id of a failure that repeats, so the page stays still
+	s.mu.Unlock()
+	s.notify()
+}
+
+func resolutionOf(e *hp.TrackedResource) *hp.Resolution {
+	if e == nil {
+		return nil
+	}
+	return e.Resolution
+}
+
+// Snapshot implements source: the customer's entries of the map.
+func (s *trackerSource) Snapshot(ctx context.Context, customer string) (snapshot, error) {
+	if !s.reg.known(customer) {
+		return snapshot{}, errUnknownCustomer
+	}
+	fr, err := s.tracker.Freshness(ctx)
+	if err != nil {
+		return snapshot{}, err
+	}
+	entries, err := s.tracker.Resources(ctx)
+	if err != nil {
+		return snapshot{}, err
+	}
+	snap := snapshot{Bound: fr.Bound}
+	onMap := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		onMap[e.ResourceID] = true
+		if s.reg.ownerOf(e.ResourceID) != customer {
+			continue
 		}
-		p.results[id] = r
-		p.owner[id] = customer
-		if r.Err != nil {
-			continue // keep the last good resolution to compare the next one with
-		}
-		if !first {
-			for _, c := range diff(p.good[id], r.Resolution) {
-				p.record(customer, id, c, now)
+		if e.Resolution != nil {
+			snap.Results = append(snap.Results, hp.BatchResult{ResourceUUID: e.ResourceID, Resolution: e.Resolution})
+			if snap.AsOf.IsZero() || e.ConfirmedAt.Before(snap.AsOf) {
+				snap.AsOf = e.ConfirmedAt
 			}
 		}
-		p.good[id] = r.Resolution
-	}
-	for id, res := range p.good {
-		if !current[id] {
-			p.record(p.owner[id], id, change{Kind: kindRemoved, Before: res}, now)
+		if e.LastError != "" {
+			f := failedRead{ResourceID: e.ResourceID, LastError: e.LastError, ConfirmedAt: e.ConfirmedAt}
+			if e.Resolution != nil {
+				f.App = e.Resolution.App.Name
+			}
+			snap.Failed = append(snap.Failed, f)
 		}
 	}
-	for id := range p.results {
-		if !current[id] {
-			delete(p.results, id)
-			delete(p.good, id)
-			delete(p.owner, id)
+	order := map[string]int{} // provisioning order, so a card lists its add-ons oldest first
+	for i, r := range s.reg.resources() {
+		order[r.ID] = i + 1
+		if r.Customer == customer && !onMap[r.ID] {
+			snap.Missing = append(snap.Missing, r.ID)
 		}
 	}
-	p.asOf = started
-	p.mu.Unlock()
-	p.notify()
+	rank := func(id string) int { // a resource being deprovisioned comes last
+		if n, ok := order[id]; ok {
+			return n
+		}
+		return len(order) + 1
+	}
+	slices.SortStableFunc(snap.Results, func(a, b hp.BatchResult) int { return rank(a.ResourceUUID) - rank(b.ResourceUUID) })
+	s.mu.Lock()
+	for _, c := range s.changes {
+		if c.customer == customer {
+			snap.Changes = append(snap.Changes, c.change)
+		}
+	}
+	s.mu.Unlock()
+	return snap, nil
 }
 
-// sameFailure reports whether two errors are the same failure: the same
-// step refused with the same status and error id.
-func sameFailure(a, b error) bool {
-	var ra, rb *hp.ResolveError
-	var aa, ab *hp.APIError
-	if a == nil || b == nil || !errors.As(a, &ra) || !errors.As(b, &rb) || !errors.As(a, &aa) || !errors.As(b, &ab) {
-		return false
-	}
-	return ra.Step == rb.Step && aa.StatusCode == ab.StatusCode && aa.ID == ab.ID
-}
-
-// record appends a change; the caller holds p.mu.
-func (p *poller) record(customer, id string, c change, at time.Time) {
-	p.seq++
-	c.Seq, c.At, c.ResourceID = p.seq, at, id
-	p.changes = append(p.changes, ownedChange{customer: customer, change: c})
-	if n := len(p.changes) - maxChanges; n > 0 {
-		p.changes = append(p.changes[:0:0], p.changes[n:]...)
+// Subscribe implements source.
+func (s *trackerSource) Subscribe() (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	s.subs[ch] = struct{}{}
+	s.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			s.mu.Lock()
+			delete(s.subs, ch)
+			s.mu.Unlock()
+		})
 	}
 }
 
-// diff says how a resource's resolution changed, in the tracker's terms.
-// A nil before means the resource is new.
-func diff(before, after *hp.Resolution) []change {
-	if before == nil {
-		return []change{{Kind: kindAdded, After: after}}
-	}
-	var out []change
-	add := func(k changeKind) { out = append(out, change{Kind: k, Before: before, After: after}) }
-	if before.App.Name != after.App.Name {
-		add(kindAppRenamed)
-	}
-	if before.Addon != nil && after.Addon != nil && before.Addon.Plan.ID != after.Addon.Plan.ID {
-		add(kindPlanChanged)
-	}
-	switch in, was := after.InPipeline(), before.InPipeline(); {
-	case was && !in:
-		add(kindLeftPipeline)
-	case !was && in:
-		add(kindJoinedPipeline)
-	case was && in && before.Coupling.Pipeline.ID != after.Coupling.Pipeline.ID:
-		add(kindMovedPipeline)
-	case was && in && before.Stage != after.Stage:
-		add(kindStageChanged)
-	}
-	return out
-}
-
-func (p *poller) notify() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for ch := range p.subs {
+func (s *trackerSource) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch := range s.subs {
 		select {
 		case ch <- struct{}{}:
 		default: // a wake-up is already pending
@@ -189,39 +238,16 @@ func (p *poller) notify() {
 	}
 }
 
-// Snapshot implements source.
-func (p *poller) Snapshot(_ context.Context, customer string) (snapshot, error) {
-	if !p.reg.known(customer) {
-		return snapshot{}, errUnknownCustomer
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := snapshot{AsOf: p.asOf, Bound: p.every}
-	for _, r := range p.reg.resources() {
-		if res, ok := p.results[r.ID]; ok && r.Customer == customer {
-			s.Results = append(s.Results, res)
+// tick wakes subscribers every interval until ctx ends.
+func (s *trackerSource) tick(ctx context.Context) {
+	t := time.NewTicker(s.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.notify()
 		}
-	}
-	for _, c := range p.changes {
-		if c.customer == customer {
-			s.Changes = append(s.Changes, c.change)
-		}
-	}
-	return s, nil
-}
-
-// Subscribe implements source.
-func (p *poller) Subscribe() (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
-	p.mu.Lock()
-	p.subs[ch] = struct{}{}
-	p.mu.Unlock()
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			p.mu.Lock()
-			delete(p.subs, ch)
-			p.mu.Unlock()
-		})
 	}
 }

@@ -2,17 +2,20 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	hp "github.com/addonkit/herokupartner"
+	"github.com/addonkit/herokupartner/herokupartnertest"
 )
 
 // kindsSince returns the kinds of the customer's changes after seq, and
 // the newest seq.
-func kindsSince(t *testing.T, p *poller, customer string, seq uint64) ([]changeKind, []string, uint64) {
+func kindsSince(t *testing.T, src source, customer string, seq uint64) ([]changeKind, []string, uint64) {
 	t.Helper()
-	s := mustSnapshot(t, p, customer)
+	s := mustSnapshot(t, src, customer)
 	var kinds []changeKind
 	var texts []string
 	for _, c := range s.Changes {
@@ -25,14 +28,15 @@ func kindsSince(t *testing.T, p *poller, customer string, seq uint64) ([]changeK
 	return kinds, texts, seq
 }
 
-// TestPollerReportsEveryKindOfChange drives the fake through each change
-// the page shows and checks the poller reports it, once, as the tracker
-// would name it.
-func TestPollerReportsEveryKindOfChange(t *testing.T) {
+// TestTrackerSourceReportsEveryKindOfChange drives the fake through each
+// change the page shows, by webhook (rename, destroyed add-on) or left to
+// the refresher (couplings, a new resource), and checks the page's source
+// reports it once, to its owner only.
+func TestTrackerSourceReportsEveryKindOfChange(t *testing.T) {
 	e := newEnv(t, world)
 	ctx := context.Background()
 	if k, _, _ := kindsSince(t, e.src, "acme", 0); len(k) != 0 {
-		t.Fatalf("the first pass reported changes: %v", k)
+		t.Fatalf("the map filling up was reported as changes: %v", k)
 	}
 	var seq uint64
 	var added, removed *hp.Addon
@@ -42,25 +46,27 @@ func TestPollerReportsEveryKindOfChange(t *testing.T) {
 		kinds []changeKind
 		text  string
 	}{
+		{"rename", func() error { e.fleet.rename("acme-shop-dev", "acme-shop-devel"); return nil },
+			[]changeKind{kindAppRenamed}, "App acme-shop-dev was renamed acme-shop-devel."},
 		{"stage", func() error { e.fleet.couple("acme-shop-dev", "acme-shop", hp.StageReview); return nil },
-			[]changeKind{kindStageChanged}, "acme-shop-dev moved from development to review in pipeline acme-shop."},
+			[]changeKind{kindStageChanged}, "acme-shop-devel moved from development to review in pipeline acme-shop."},
 		{"other pipeline", func() error { e.fleet.couple("acme-shop-dev", "acme-api", hp.StageStaging); return nil },
-			[]changeKind{kindMovedPipeline}, "acme-shop-dev moved from pipeline acme-shop to acme-api (staging)."},
+			[]changeKind{kindMovedPipeline}, "acme-shop-devel moved from pipeline acme-shop to acme-api (staging)."},
 		{"leave", func() error { e.fleet.couple("acme-shop-dev", "", ""); return nil },
-			[]changeKind{kindLeftPipeline}, "acme-shop-dev left pipeline acme-api."},
+			[]changeKind{kindLeftPipeline}, "acme-shop-devel left pipeline acme-api."},
 		{"join", func() error { e.fleet.couple("acme-scratch", "acme-shop", hp.StageDevelopment); return nil },
 			[]changeKind{kindJoinedPipeline}, "acme-scratch joined pipeline acme-shop at development."},
 		{"add", func() (err error) { added, err = e.fleet.provision(ctx, "acme-scratch", "premium"); return err },
 			[]changeKind{kindAdded}, ""},
 		{"remove", func() (err error) { removed, err = e.fleet.deprovision(ctx, "acme-scratch"); return err },
 			[]changeKind{kindRemoved}, ""},
-		{"nothing", func() error { return nil }, nil, ""},
 	}
 	for _, st := range steps {
 		if err := st.do(); err != nil {
 			t.Fatalf("%s: %v", st.name, err)
 		}
-		e.refresh(t)
+		e.waitSnapshot(t, "acme", st.name, func(s snapshot) bool { return len(s.Changes) > 0 && s.Changes[len(s.Changes)-1].Seq > seq })
+		e.delivered(t) // every webhook of the step is applied
 		var kinds []changeKind
 		var texts []string
 		kinds, texts, seq = kindsSince(t, e.src, "acme", seq)
@@ -83,9 +89,16 @@ func TestPollerReportsEveryKindOfChange(t *testing.T) {
 			t.Error("the deprovisioned add-on is still in the snapshot")
 		}
 	}
+	for _, id := range s.Missing {
+		if id == removed.ID.String() {
+			t.Error("the deprovisioned add-on is listed as missing from the map")
+		}
+	}
 }
 
-func TestDiffNamesRenamesAndSeveralChangesAtOnce(t *testing.T) {
+// TestEveryTrackerKindIsDescribed: each kind of the tracker's Change has
+// a page kind and a sentence.
+func TestEveryTrackerKindIsDescribed(t *testing.T) {
 	shop := hp.Ref{Name: "shop"}
 	shop.ID[0] = 1
 	api := hp.Ref{Name: "api"}
@@ -99,51 +112,102 @@ func TestDiffNamesRenamesAndSeveralChangesAtOnce(t *testing.T) {
 		return r
 	}
 	cases := []struct {
-		name          string
+		kind          hp.ChangeKind
 		before, after *hp.Resolution
-		want          []changeKind
+		want          string
 	}{
-		{"new", nil, res("a", nil, ""), []changeKind{kindAdded}},
-		{"same", res("a", &shop, "staging"), res("a", &shop, "staging"), nil},
-		{"rename", res("a", nil, ""), res("b", nil, ""), []changeKind{kindAppRenamed}},
-		{"rename and promote", res("a", &shop, "staging"), res("b", &shop, "production"), []changeKind{kindAppRenamed, kindStageChanged}},
-		{"pipeline, same stage", res("a", &shop, "staging"), res("a", &api, "staging"), []changeKind{kindMovedPipeline}},
-		{"leave", res("a", &shop, "staging"), res("a", nil, ""), []changeKind{kindLeftPipeline}},
-		{"join", res("a", nil, ""), res("a", &api, "test"), []changeKind{kindJoinedPipeline}},
-		{"plan", res("a", nil, ""), upgraded(res("a", nil, "")), []changeKind{kindPlanChanged}},
+		{hp.ChangeAdded, nil, res("a", nil, ""), "Add-on acme-metrics-keen-1 was added to a."},
+		{hp.ChangeRemoved, res("a", nil, ""), nil, "Add-on acme-metrics-keen-1 was removed from a."},
+		{hp.ChangeAppRenamed, res("a", nil, ""), res("b", nil, ""), "App a was renamed b."},
+		{hp.ChangeStageChanged, res("a", &shop, "staging"), res("a", &shop, "production"), "a moved from staging to production in pipeline shop."},
+		{hp.ChangeMovedPipeline, res("a", &shop, "staging"), res("a", &api, "staging"), "a moved from pipeline shop to api (staging)."},
+		{hp.ChangeLeftPipeline, res("a", &shop, "staging"), res("a", nil, ""), "a left pipeline shop."},
+		{hp.ChangeJoinedPipeline, res("a", nil, ""), res("a", &api, "test"), "a joined pipeline api at test."},
+		{hp.ChangePlanChanged, res("a", nil, ""), upgraded(res("a", nil, "")), "Add-on acme-metrics-keen-1 moved from plan basic to premium."},
 	}
 	for _, c := range cases {
-		var got []changeKind
-		for _, ch := range diff(c.before, c.after) {
-			got = append(got, ch.Kind)
-			if describe(ch) == "Something changed." {
-				t.Errorf("%s: %s has no description", c.name, ch.Kind)
-			}
+		k, ok := trackerKinds[c.kind]
+		if !ok {
+			t.Errorf("the tracker's %s has no page kind", c.kind)
+			continue
 		}
-		if !slices.Equal(got, c.want) {
-			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		if got := describe(change{Kind: k, Before: c.before, After: c.after}); got != c.want {
+			t.Errorf("%s described as %q, want %q", c.kind, got, c.want)
 		}
 	}
-	if got := describe(change{Kind: kindPlanChanged, Before: res("a", nil, ""), After: upgraded(res("a", nil, ""))}); got != "Add-on acme-metrics-keen-1 moved from plan basic to premium." {
-		t.Errorf("plan change described as %q", got)
-	}
-	if got := describe(change{Kind: kindAppRenamed, Before: res("a", nil, ""), After: res("b", nil, "")}); got != "App a was renamed b." {
-		t.Errorf("rename described as %q", got)
+	if len(trackerKinds) != len(cases) {
+		t.Errorf("%d kinds mapped, %d described", len(trackerKinds), len(cases))
 	}
 }
 
-// TestRepeatedFailureKeepsItsFirstRequestID: a revoked grant fails every
-// pass with a new request id; the page keeps the first, so it stays still.
-func TestRepeatedFailureKeepsItsFirstRequestID(t *testing.T) {
+// TestFailedReadShowsTheRequestID: Heroku fails a coupling read (503,
+// retries included); the tracker keeps the last resolution and records
+// LastError, and the page shows the app where it was and the failure with
+// Heroku's request id, until a read succeeds.
+func TestFailedReadShowsTheRequestID(t *testing.T) {
 	e := newEnv(t, world)
-	first := buildBoard(mustSnapshot(t, e.src, "acme")).Failures
-	if len(first) != 1 || first[0].RequestID == "" {
-		t.Fatalf("want one failure with a request id, got %+v", first)
+	e.fleet.outage()
+	var failed hp.TrackedResource
+	e.waitMap(t, "a failed read", func(entries []hp.TrackedResource) bool {
+		for _, r := range entries {
+			if r.LastError != "" {
+				failed = r
+				return true
+			}
+		}
+		return false
+	})
+	var sent string // the Request-Id the SDK sent with the failed read
+	for _, r := range e.fake.Requests() {
+		if r.Route == herokupartnertest.RouteCouplings && r.Status == http.StatusServiceUnavailable {
+			sent = r.Header.Get("Request-Id")
+		}
 	}
-	e.refresh(t)
-	again := buildBoard(mustSnapshot(t, e.src, "acme")).Failures
-	if len(again) != 1 || again[0] != first[0] {
-		t.Errorf("the failure changed between passes: %+v then %+v", first, again)
+	owner := e.fleet.reg.ownerOf(failed.ResourceID)
+	b := buildBoard(mustSnapshot(t, e.src, owner))
+	var card *failureView
+	for i := range b.Failures {
+		if b.Failures[i].ResourceID == failed.ResourceID {
+			card = &b.Failures[i]
+		}
+	}
+	switch {
+	case card == nil:
+		t.Fatalf("%s's board shows no failure for %s: %+v", owner, failed.ResourceID, b.Failures)
+	case sent == "" || !strings.HasPrefix(card.RequestID, sent+","):
+		// Heroku's answer carries the client's id and its own.
+		t.Errorf("the card quotes request id %q; the read sent %q", card.RequestID, sent)
+	case card.App != failed.Resolution.App.Name || !strings.Contains(card.Reason, "confirmed at"):
+		t.Errorf("the card does not say the app is shown as last confirmed: %+v", card)
+	case !strings.Contains(card.Detail, "503"):
+		t.Errorf("the card's detail is not the tracker's LastError: %q", card.Detail)
+	}
+	if !slices.ContainsFunc(b.Pipelines, func(p pipelineView) bool {
+		return slices.ContainsFunc(p.Stages, func(s stageView) bool {
+			return slices.ContainsFunc(s.Apps, func(a appView) bool { return a.Name == failed.Resolution.App.Name })
+		})
+	}) && !slices.ContainsFunc(b.Loose, func(a appView) bool { return a.Name == failed.Resolution.App.Name }) {
+		t.Errorf("%s left the board while its read failed", failed.Resolution.App.Name)
+	}
+	e.waitSnapshot(t, owner, "the next read to succeed", func(s snapshot) bool { return len(s.Failed) == 0 })
+}
+
+// TestRevokedGrantIsListedAsOffTheMap: the tracker drops a resource whose
+// grant was revoked; the partner's records still give it to acme, so the
+// page lists it rather than let it vanish.
+func TestRevokedGrantIsListedAsOffTheMap(t *testing.T) {
+	e := newEnv(t, world)
+	legacy := e.fleet.addons["acme-legacy"][0].ID.String()
+	s := mustSnapshot(t, e.src, "acme")
+	if !slices.Equal(s.Missing, []string{legacy}) {
+		t.Fatalf("missing from the map: %v, want acme-legacy's %s", s.Missing, legacy)
+	}
+	b := buildBoard(s)
+	if len(b.Failures) != 1 || b.Failures[0].ResourceID != legacy || !strings.Contains(b.Failures[0].Reason, "revoked") || b.Failures[0].RequestID != "" {
+		t.Errorf("failures %+v", b.Failures)
+	}
+	if s := mustSnapshot(t, e.src, "globex"); len(s.Missing) != 0 {
+		t.Errorf("globex is told of %v", s.Missing)
 	}
 }
 
@@ -156,9 +220,9 @@ func upgraded(r *hp.Resolution) *hp.Resolution {
 	return r
 }
 
-func mustSnapshot(t *testing.T, p *poller, customer string) snapshot {
+func mustSnapshot(t *testing.T, src source, customer string) snapshot {
 	t.Helper()
-	s, err := p.Snapshot(context.Background(), customer)
+	s, err := src.Snapshot(context.Background(), customer)
 	if err != nil {
 		t.Fatalf("snapshot of %s: %v", customer, err)
 	}

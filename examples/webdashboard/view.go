@@ -1,8 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -39,8 +39,10 @@ type resourceView struct{ Name, Plan, State string }
 
 type failureView struct {
 	ResourceID string
+	App        string // empty when the resource was never read
 	Reason     string
 	RequestID  string // what Heroku support asks for; empty when no request was answered
+	Detail     string // the tracker's LastError; empty for a resource off the map
 }
 
 type changeView struct {
@@ -79,8 +81,12 @@ func buildBoard(s snapshot) boardView {
 	for _, a := range d.NoPipeline {
 		b.Loose = append(b.Loose, appCard(a))
 	}
-	for _, r := range d.Failed {
-		b.Failures = append(b.Failures, failure(r))
+	for _, f := range s.Failed {
+		b.Failures = append(b.Failures, failure(f))
+	}
+	for _, id := range s.Missing {
+		b.Failures = append(b.Failures, failureView{ResourceID: id,
+			Reason: "This add-on is no longer on our map: our access to it was revoked, or Heroku no longer knows it. Reinstall the add-on or contact us."})
 	}
 	for i := len(s.Changes) - 1; i >= 0 && len(b.Changes) < recentChanges; i-- {
 		c := s.Changes[i]
@@ -111,30 +117,24 @@ func appCard(a hp.AppGroup) appView {
 // page is of the partner's service.
 func planName(full string) string { return full[strings.LastIndexByte(full, ':')+1:] }
 
-// failure says what a customer can do about a resource that did not
-// resolve. It never shows the error's text, which names API paths; it
-// shows the request id Heroku support asks for.
-func failure(r hp.BatchResult) failureView {
-	v := failureView{ResourceID: r.ResourceUUID}
-	var re *hp.ResolveError
-	if errors.As(r.Err, &re) && re.ResourceID != "" {
-		v.ResourceID = re.ResourceID
+// requestID finds the request id in the SDK's error text ("… [request id
+// 0b7e…]"): the tracker keeps a failure only as text (LastError).
+var requestID = regexp.MustCompile(`\[request id ([0-9A-Za-z._:,-]{1,256})\]`)
+
+// failure says what a customer can do about a resource whose latest read
+// failed, with the request id Heroku support asks for. The tracker keeps
+// the failure as text, so the reason cannot say which kind it was; the
+// text itself is shown as a detail (it holds no token: API paths, the
+// status and Heroku's message).
+func failure(f failedRead) failureView {
+	v := failureView{ResourceID: f.ResourceID, App: f.App, Detail: f.LastError}
+	if m := requestID.FindStringSubmatch(f.LastError); m != nil {
+		v.RequestID = m[1]
 	}
-	var api *hp.APIError
-	if errors.As(r.Err, &api) {
-		v.RequestID = api.RequestID
-	}
-	switch {
-	case errors.Is(r.Err, hp.ErrGrantRevoked), errors.Is(r.Err, hp.ErrUnauthorized):
-		v.Reason = "Our access to this add-on was revoked. Reinstall the add-on or contact us."
-	case errors.Is(r.Err, hp.ErrNotFound):
-		v.Reason = "Heroku no longer knows this add-on; it may have been removed."
-	case errors.Is(r.Err, hp.ErrForbidden):
-		v.Reason = "Heroku refused to show this add-on's app or pipeline."
-	case errors.Is(r.Err, hp.ErrRateLimited):
-		v.Reason = "Heroku asked us to slow down; this resource will be read again shortly."
-	default:
-		v.Reason = "Heroku could not be reached or answered unexpectedly; this resource will be read again shortly."
+	if f.ConfirmedAt.IsZero() {
+		v.Reason = "We have not been able to read this add-on yet; we will try again shortly."
+	} else {
+		v.Reason = "Our latest read of this add-on failed; it is shown as confirmed at " + clock(f.ConfirmedAt) + ". We will try again shortly."
 	}
 	return v
 }
