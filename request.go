@@ -53,6 +53,16 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	return cl.run()
 }
 
+// getJSON GETs path and decodes the answer into a new T: the shape of
+// every lookup by id.
+func getJSON[T any](ctx context.Context, c *Client, path string) (*T, error) {
+	var v T
+	if err := c.do(ctx, http.MethodGet, path, nil, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
 // call is the state of one do.
 type call struct {
 	c         *Client

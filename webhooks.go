@@ -206,11 +206,7 @@ func getUnderAddon[T any](ctx context.Context, c *Client, resourceUUID, kind, ch
 	if err != nil {
 		return nil, err
 	}
-	var v T
-	if err := c.do(ctx, http.MethodGet, path, nil, &v); err != nil {
-		return nil, err
-	}
-	return &v, nil
+	return getJSON[T](ctx, c, path)
 }
 
 // addonChildPath builds /addons/{id}/{kind}/{child} from validated ids.
