@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // storeTimeout bounds a store write made after the job's own context ended
@@ -73,6 +75,39 @@ func (p *Provisioner) work(ctx, runCtx context.Context, job Job) {
 		return
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "herokupartner add-on provisioned")
+}
+
+// finished removes r, unless a later claim replaced it, from the running
+// jobs and tells those waiting for it.
+func (p *Provisioner) finished(id uuid.UUID, r *runningJob) {
+	p.mu.Lock()
+	if p.running[id] == r {
+		delete(p.running, id)
+	}
+	p.mu.Unlock()
+	close(r.done)
+}
+
+// handBack releases the lease a claim took on job when no worker here will
+// use it, once prev, the worker still running the job here (if any), has
+// stopped. prev may have recorded steps and ended the job after the claim,
+// so the job is then read again.
+func (p *Provisioner) handBack(job Job, prev *runningJob) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if prev != nil {
+		<-prev.done
+		cur, err := p.cfg.Jobs.LoadJob(ctx, job.Resource())
+		if err != nil || cur.State != JobProvisioning || cur.LeaseOwner != p.cfg.Owner {
+			return // ended, handed back, or taken; a failed read leaves it to the lease
+		}
+		job = cur
+	}
+	if err := p.cfg.Jobs.SaveJob(ctx, p.cfg.Owner, job, time.Time{}); err != nil {
+		p.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "herokupartner handing back a provisioning job failed",
+			slog.String("resource", job.Resource().String()), slog.String("error", err.Error()))
+	}
+	p.poke()
 }
 
 // recordFailed handles a step result that could not be recorded. When the
