@@ -143,3 +143,52 @@ func TestProvisionerHandsBackAClaimOfAnEndingWorkersJob(t *testing.T) {
 	mu.Unlock()
 	assert.Equal(t, [4]int{1, 1, 1, 1}, w.stepCounts(w.addon.ID))
 }
+
+// deadlineStore records, per step recorded, the deadline of SaveJob's
+// context.
+type deadlineStore struct {
+	herokupartner.MemoryJobStore
+
+	mu    sync.Mutex
+	saves map[herokupartner.JobStep]time.Time
+}
+
+func (s *deadlineStore) SaveJob(ctx context.Context, owner string, job herokupartner.Job, until time.Time) error {
+	d, _ := ctx.Deadline()
+	s.mu.Lock()
+	s.saves[job.Step] = d
+	s.mu.Unlock()
+	return s.MemoryJobStore.SaveJob(ctx, owner, job, until)
+}
+
+// The record of a step gets the whole store bound from the step's end,
+// however long the job has run: a ProvisionFunc slower than the bound
+// must not find its result unrecordable.
+func TestProvisionerBoundsEachRecordFromItsStart(t *testing.T) {
+	store := &deadlineStore{saves: map[herokupartner.JobStep]time.Time{}}
+	w := newPWorld(t, store)
+	var mu sync.Mutex
+	var returned time.Time
+	p, _ := w.start(t, func(c *herokupartner.ProvisionerConfig) {
+		c.Provision = func(ctx context.Context, req *herokupartner.ProvisionRequest, res *herokupartner.Resolution) (herokupartner.ProvisionResult, error) {
+			time.Sleep(5 * time.Millisecond) // the partner's step takes a while
+			out, err := w.provisionFunc(ctx, req, res)
+			mu.Lock()
+			returned = time.Now()
+			mu.Unlock()
+			return out, err
+		}
+	})
+	_, err := p.Provision(context.Background(), w.request(w.addon))
+	require.NoError(t, err)
+	w.waitState(t, w.addon.ID, herokupartner.JobProvisioned)
+
+	store.mu.Lock()
+	deadline, ok := store.saves[herokupartner.StepConfig] // the record of the create step
+	store.mu.Unlock()
+	require.True(t, ok, "the create step was recorded")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.False(t, deadline.Before(returned.Add(herokupartner.StoreTimeoutForTest)),
+		"the record's bound starts when the step ends, not when the job started")
+}
