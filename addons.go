@@ -12,11 +12,7 @@ func (c *Client) GetAddon(ctx context.Context, resourceUUID string) (*Addon, err
 	if err != nil {
 		return nil, err
 	}
-	var a Addon
-	if err := c.do(ctx, http.MethodGet, "/addons/"+id, nil, &a); err != nil {
-		return nil, err
-	}
-	return &a, nil
+	return getJSON[Addon](ctx, c, "/addons/"+id)
 }
 
 // UpdateAddonConfig sets config vars on the add-on's app without restarting

@@ -1,9 +1,6 @@
 package herokupartner
 
-import (
-	"context"
-	"net/http"
-)
+import "context"
 
 // GetPipeline returns the pipeline whose id is pipelineID.
 func (c *Client) GetPipeline(ctx context.Context, pipelineID string) (*Pipeline, error) {
@@ -11,9 +8,5 @@ func (c *Client) GetPipeline(ctx context.Context, pipelineID string) (*Pipeline,
 	if err != nil {
 		return nil, err
 	}
-	var p Pipeline
-	if err := c.do(ctx, http.MethodGet, "/pipelines/"+id, nil, &p); err != nil {
-		return nil, err
-	}
-	return &p, nil
+	return getJSON[Pipeline](ctx, c, "/pipelines/"+id)
 }

@@ -59,6 +59,8 @@ type ProvisionRequest struct {
 // Heroku lets it live about five minutes: exchange it while provisioning.
 // Printing or logging it redacts the code.
 type OAuthGrant struct {
+	// Code is the authorization code TokenManager.Exchange trades for the
+	// resource's tokens; it works once.
 	Code Secret `json:"code"`
 	// ExpiresAt is zero when the request did not say.
 	ExpiresAt time.Time `json:"expires_at"`

@@ -294,7 +294,13 @@ func (p *Provisioner) claimDue(ctx context.Context, wg *sync.WaitGroup) {
 			return // every worker is busy; a finishing one pokes
 		}
 		now := p.cfg.Now()
-		job, ok, err := p.cfg.Jobs.ClaimJob(ctx, p.cfg.Owner, now, now.Add(p.cfg.Lease))
+		// The claim is not abandoned when ctx ends: a store may grant it
+		// after the caller stopped listening (PostgreSQL runs a statement
+		// already sent), and a lease granted unseen is worked on by no one
+		// and handed back by no one until it ends.
+		cctx, cancelClaim := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+		job, ok, err := p.cfg.Jobs.ClaimJob(cctx, p.cfg.Owner, now, now.Add(p.cfg.Lease))
+		cancelClaim()
 		if err != nil || !ok {
 			<-p.slots
 			if err != nil && ctx.Err() == nil {
@@ -302,29 +308,34 @@ func (p *Provisioner) claimDue(ctx context.Context, wg *sync.WaitGroup) {
 			}
 			return
 		}
+		id := job.Resource()
 		jctx, cancel := context.WithCancel(ctx)
 		r := &runningJob{cancel: cancel, done: make(chan struct{})}
 		p.mu.Lock()
-		_, busy := p.running[job.Resource()]
-		if !busy {
-			p.running[job.Resource()] = r
+		prev := p.running[id]
+		if prev != nil {
+			// Cancelling the hand-back cancels the worker it waits for.
+			r.cancel = prev.cancel
 		}
+		p.running[id] = r
 		p.mu.Unlock()
-		if busy {
-			// Our own lease ran out while a worker here still holds the
-			// job (renewals failed): the claim just renewed it, and the
-			// worker goes on alone rather than beside a second one.
+		if prev != nil || ctx.Err() != nil {
+			// Run is stopping, or a worker here still holds the job: our own
+			// lease ran out while it runs (renewals failed), or it is just
+			// ending (its release came before this claim). That worker goes
+			// on alone, and the claimed lease is handed back after it.
 			cancel()
 			<-p.slots
+			wg.Go(func() {
+				defer p.finished(id, r)
+				p.handBack(job, prev)
+			})
 			continue
 		}
 		wg.Go(func() {
 			defer func() {
-				p.mu.Lock()
-				delete(p.running, job.Resource())
-				p.mu.Unlock()
+				p.finished(id, r)
 				cancel()
-				close(r.done)
 				<-p.slots
 				p.poke()
 			}()

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // storeTimeout bounds a store write made after the job's own context ended
@@ -28,51 +30,99 @@ func (e *errPermanent) Unwrap() error { return e.err }
 // work runs job's steps from its recorded one until it ends, fails for
 // now, or ctx ends (a deprovisioning, a lost lease, or runCtx stopping).
 func (p *Provisioner) work(ctx, runCtx context.Context, job Job) {
-	id := job.Resource()
 	hbCtx, stopHeartbeat := context.WithCancel(ctx)
 	defer stopHeartbeat()
 	go p.heartbeat(hbCtx, job)
-	// store writes outlive ctx: a step Heroku has answered must be
-	// recorded even when the job is being stopped.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
-	defer cancel()
-	log := p.cfg.Logger.With(slog.String("resource", id.String()))
-
 	for job.Step != StepDone {
-		now := p.cfg.Now()
-		if !now.Before(job.Received.Add(ProvisioningDeadline)) {
-			p.fail(wctx, job, fmt.Errorf("step %s not done before Heroku's %s deadline: %s", job.Step, ProvisioningDeadline, job.LastError))
+		if !p.workStep(ctx, runCtx, &job) {
 			return
 		}
-		before := job
-		err := p.runStep(ctx, &job)
-		if err == nil {
-			job.Step, job.Attempts, job.LastError = nextStep(job.Step), 0, ""
-			job.NextAttempt, job.Updated = p.cfg.Now(), p.cfg.Now()
-			until := p.cfg.Now().Add(p.cfg.Lease)
-			if job.Step == StepDone {
-				job.State, until = JobProvisioned, time.Time{}
-			}
-			if serr := p.cfg.Jobs.SaveJob(wctx, p.cfg.Owner, job, until); serr != nil {
-				p.recordFailed(wctx, before, serr)
-				return
-			}
-			log.LogAttrs(ctx, slog.LevelDebug, "herokupartner provisioning step done", slog.String("step", string(before.Step)))
-			continue
-		}
-		if ctx.Err() != nil {
-			// Stopped mid-step: nothing about the step is recorded. When Run
-			// stops, the lease is handed back so the job resumes at once
-			// elsewhere; otherwise the job was deprovisioned or taken.
-			if runCtx.Err() != nil {
-				_ = p.cfg.Jobs.SaveJob(wctx, p.cfg.Owner, before, time.Time{})
-			}
-			return
-		}
-		p.retryOrFail(wctx, before, err)
-		return
 	}
-	log.LogAttrs(ctx, slog.LevelInfo, "herokupartner add-on provisioned")
+	p.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "herokupartner add-on provisioned", slog.String("resource", job.Resource().String()))
+}
+
+// storeContext bounds one store write that must happen even when ctx has
+// ended: a step Heroku has answered must be recorded when the job is being
+// stopped. Each write gets its own bound, from when it starts, since a job
+// and even one step may take longer than it.
+func storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+}
+
+// workStep runs job's current step and records its result; it reports
+// whether work goes on with the next step.
+func (p *Provisioner) workStep(ctx, runCtx context.Context, job *Job) bool {
+	if !p.cfg.Now().Before(job.Received.Add(ProvisioningDeadline)) {
+		wctx, cancel := storeContext(ctx)
+		defer cancel()
+		p.fail(wctx, *job, fmt.Errorf("step %s not done before Heroku's %s deadline: %s", job.Step, ProvisioningDeadline, job.LastError))
+		return false
+	}
+	before := *job
+	err := p.runStep(ctx, job)
+	wctx, cancel := storeContext(ctx)
+	defer cancel()
+	if err == nil {
+		job.Step, job.Attempts, job.LastError = nextStep(job.Step), 0, ""
+		job.NextAttempt, job.Updated = p.cfg.Now(), p.cfg.Now()
+		until := p.cfg.Now().Add(p.cfg.Lease)
+		if job.Step == StepDone {
+			job.State, until = JobProvisioned, time.Time{}
+		}
+		if serr := p.cfg.Jobs.SaveJob(wctx, p.cfg.Owner, *job, until); serr != nil {
+			p.recordFailed(wctx, before, serr)
+			return false
+		}
+		p.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "herokupartner provisioning step done",
+			slog.String("resource", job.Resource().String()), slog.String("step", string(before.Step)))
+		return true
+	}
+	if ctx.Err() != nil {
+		// Stopped mid-step: nothing about the step is recorded. When Run
+		// stops, the lease is handed back so the job resumes at once
+		// elsewhere; otherwise the job was deprovisioned or taken.
+		if runCtx.Err() != nil {
+			_ = p.cfg.Jobs.SaveJob(wctx, p.cfg.Owner, before, time.Time{})
+		}
+		return false
+	}
+	p.retryOrFail(wctx, before, err)
+	return false
+}
+
+// finished removes r, unless a later claim replaced it, from the running
+// jobs and tells those waiting for it.
+func (p *Provisioner) finished(id uuid.UUID, r *runningJob) {
+	p.mu.Lock()
+	if p.running[id] == r {
+		delete(p.running, id)
+	}
+	p.mu.Unlock()
+	close(r.done)
+}
+
+// handBack releases the lease a claim took on job when no worker here will
+// use it, once prev, the worker still running the job here (if any), has
+// stopped. prev may have recorded steps and ended the job after the claim,
+// so the job is then read again.
+func (p *Provisioner) handBack(job Job, prev *runningJob) {
+	if prev != nil {
+		<-prev.done
+	}
+	ctx, cancel := storeContext(context.Background())
+	defer cancel()
+	if prev != nil {
+		cur, err := p.cfg.Jobs.LoadJob(ctx, job.Resource())
+		if err != nil || cur.State != JobProvisioning || cur.LeaseOwner != p.cfg.Owner {
+			return // ended, handed back, or taken; a failed read leaves it to the lease
+		}
+		job = cur
+	}
+	if err := p.cfg.Jobs.SaveJob(ctx, p.cfg.Owner, job, time.Time{}); err != nil {
+		p.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "herokupartner handing back a provisioning job failed",
+			slog.String("resource", job.Resource().String()), slog.String("error", err.Error()))
+	}
+	p.poke()
 }
 
 // recordFailed handles a step result that could not be recorded. When the

@@ -213,11 +213,11 @@ func parseGrant(raw json.RawMessage) (*OAuthGrant, string, error) {
 	return g, "", nil
 }
 
-// grantTimeLayouts are the expires_at forms accepted besides RFC 3339:
-// Heroku's documented example has an offset without a colon, which
-// time.Time's own JSON decoding rejects, and Ruby's Time#to_s form is what a
-// Rails sender would produce by default. Fractional seconds are accepted in
-// every form.
+// grantTimeLayouts are the expires_at string forms tried after Unix
+// seconds: RFC 3339; Heroku's documented example, whose offset has no colon
+// (time.Time's own JSON decoding rejects it); and Ruby's Time#to_s form,
+// what a Rails sender produces by default. Fractional seconds are accepted
+// in every form.
 var grantTimeLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05Z0700",

@@ -50,22 +50,23 @@ type ChangeKind string
 
 // The kinds of Change a Tracker reports.
 const (
-	// ChangeAdded: the resource's first resolution.
+	// ChangeAdded is the resource's first resolution.
 	ChangeAdded ChangeKind = "added"
-	// ChangeStageChanged: same pipeline, another stage (a promotion).
+	// ChangeStageChanged is a move to another stage of the same pipeline (a
+	// promotion).
 	ChangeStageChanged ChangeKind = "stage_changed"
-	// ChangeMovedPipeline: coupled to another pipeline.
+	// ChangeMovedPipeline is a coupling to another pipeline.
 	ChangeMovedPipeline ChangeKind = "moved_pipeline"
-	// ChangeLeftPipeline: the app is now in no pipeline.
+	// ChangeLeftPipeline is an app leaving its pipeline for none.
 	ChangeLeftPipeline ChangeKind = "left_pipeline"
-	// ChangeJoinedPipeline: the app was in no pipeline and now is.
+	// ChangeJoinedPipeline is an app in no pipeline joining one.
 	ChangeJoinedPipeline ChangeKind = "joined_pipeline"
-	// ChangeAppRenamed: the billing app has a new name.
+	// ChangeAppRenamed is a new name for the billing app.
 	ChangeAppRenamed ChangeKind = "app_renamed"
-	// ChangePlanChanged: the add-on moved to another plan.
+	// ChangePlanChanged is the add-on's move to another plan.
 	ChangePlanChanged ChangeKind = "plan_changed"
-	// ChangeRemoved: the resource is no longer tracked (untracked, its
-	// add-on or app destroyed, or its grant revoked).
+	// ChangeRemoved is the end of tracking: the resource was untracked, its
+	// add-on or app destroyed, or its grant revoked.
 	ChangeRemoved ChangeKind = "removed"
 )
 

@@ -2,7 +2,6 @@ package herokupartner
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,28 +57,12 @@ type WebhookAttempt struct {
 // ListAddonWebhookDeliveries returns the resource's recent deliveries
 // (GET /addons/{id}/webhook-deliveries): the first page Heroku answers.
 func (c *Client) ListAddonWebhookDeliveries(ctx context.Context, resourceUUID string) ([]WebhookDelivery, error) {
-	id, err := parseID("resourceUUID", resourceUUID)
-	if err != nil {
-		return nil, err
-	}
-	var out []WebhookDelivery
-	if err := c.do(ctx, http.MethodGet, "/addons/"+id+"/webhook-deliveries", nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return listUnderAddon[WebhookDelivery](ctx, c, resourceUUID, "webhook-deliveries")
 }
 
 // GetAddonWebhookDelivery returns one of the resource's deliveries.
 func (c *Client) GetAddonWebhookDelivery(ctx context.Context, resourceUUID, deliveryID string) (*WebhookDelivery, error) {
-	path, err := addonChildPath(resourceUUID, "webhook-deliveries", "deliveryID", deliveryID)
-	if err != nil {
-		return nil, err
-	}
-	var d WebhookDelivery
-	if err := c.do(ctx, http.MethodGet, path, nil, &d); err != nil {
-		return nil, err
-	}
-	return &d, nil
+	return getUnderAddon[WebhookDelivery](ctx, c, resourceUUID, "webhook-deliveries", "deliveryID", deliveryID)
 }
 
 // ListAddonWebhookEvents returns the resource's recent events (GET
@@ -87,26 +70,10 @@ func (c *Client) GetAddonWebhookDelivery(ctx context.Context, resourceUUID, deli
 // CLI calls this listing deprecated in favour of deliveries; it is the one
 // way to read an event's payload again.
 func (c *Client) ListAddonWebhookEvents(ctx context.Context, resourceUUID string) ([]WebhookEventRecord, error) {
-	id, err := parseID("resourceUUID", resourceUUID)
-	if err != nil {
-		return nil, err
-	}
-	var out []WebhookEventRecord
-	if err := c.do(ctx, http.MethodGet, "/addons/"+id+"/webhook-events", nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return listUnderAddon[WebhookEventRecord](ctx, c, resourceUUID, "webhook-events")
 }
 
 // GetAddonWebhookEvent returns one of the resource's events.
 func (c *Client) GetAddonWebhookEvent(ctx context.Context, resourceUUID, eventID string) (*WebhookEventRecord, error) {
-	path, err := addonChildPath(resourceUUID, "webhook-events", "eventID", eventID)
-	if err != nil {
-		return nil, err
-	}
-	var r WebhookEventRecord
-	if err := c.do(ctx, http.MethodGet, path, nil, &r); err != nil {
-		return nil, err
-	}
-	return &r, nil
+	return getUnderAddon[WebhookEventRecord](ctx, c, resourceUUID, "webhook-events", "eventID", eventID)
 }

@@ -145,28 +145,12 @@ func (c *Client) SubscribeAddonWebhooks(ctx context.Context, resourceUUID string
 // ListAddonWebhooks returns the resource's webhook subscriptions (GET
 // /addons/{id}/webhooks).
 func (c *Client) ListAddonWebhooks(ctx context.Context, resourceUUID string) ([]Webhook, error) {
-	id, err := parseID("resourceUUID", resourceUUID)
-	if err != nil {
-		return nil, err
-	}
-	var out []Webhook
-	if err := c.do(ctx, http.MethodGet, "/addons/"+id+"/webhooks", nil, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return listUnderAddon[Webhook](ctx, c, resourceUUID, "webhooks")
 }
 
 // GetAddonWebhook returns one of the resource's webhook subscriptions.
 func (c *Client) GetAddonWebhook(ctx context.Context, resourceUUID, webhookID string) (*Webhook, error) {
-	path, err := addonChildPath(resourceUUID, "webhooks", "webhookID", webhookID)
-	if err != nil {
-		return nil, err
-	}
-	var w Webhook
-	if err := c.do(ctx, http.MethodGet, path, nil, &w); err != nil {
-		return nil, err
-	}
-	return &w, nil
+	return getUnderAddon[Webhook](ctx, c, resourceUUID, "webhooks", "webhookID", webhookID)
 }
 
 // UpdateAddonWebhook changes the fields that upd sets (PATCH
@@ -199,6 +183,30 @@ func (c *Client) DeleteAddonWebhook(ctx context.Context, resourceUUID, webhookID
 		return err
 	}
 	return c.do(ctx, http.MethodDelete, path, nil, nil)
+}
+
+// listUnderAddon returns the first page of the resource's collection kind
+// (GET /addons/{id}/{kind}).
+func listUnderAddon[T any](ctx context.Context, c *Client, resourceUUID, kind string) ([]T, error) {
+	id, err := parseID("resourceUUID", resourceUUID)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	if err := c.do(ctx, http.MethodGet, "/addons/"+id+"/"+kind, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// getUnderAddon returns one member of the resource's collection kind (GET
+// /addons/{id}/{kind}/{child}); childParam names childID in errors.
+func getUnderAddon[T any](ctx context.Context, c *Client, resourceUUID, kind, childParam, childID string) (*T, error) {
+	path, err := addonChildPath(resourceUUID, kind, childParam, childID)
+	if err != nil {
+		return nil, err
+	}
+	return getJSON[T](ctx, c, path)
 }
 
 // addonChildPath builds /addons/{id}/{kind}/{child} from validated ids.

@@ -3,7 +3,6 @@ package herokupartnertest
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 )
@@ -18,13 +17,8 @@ type configPatch struct {
 // readConfigPatch reads and checks a PATCH /addons/{id}/config body before
 // any lock is taken.
 func readConfigPatch(r *http.Request) (*configPatch, int, any) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		code, body := badRequest("The request body could not be read.")
-		return nil, code, body
-	}
-	if len(raw) > maxBody {
-		code, body := apiError{Status: http.StatusRequestEntityTooLarge, ID: "request_too_large", Message: "The request body is too large."}.answer()
+	raw, code, body := readBody(r)
+	if code != 0 {
 		return nil, code, body
 	}
 	var p struct {
@@ -35,7 +29,7 @@ func readConfigPatch(r *http.Request) (*configPatch, int, any) {
 		return nil, code, body
 	}
 	invalid := func(msg string) (*configPatch, int, any) {
-		code, body := apiError{Status: http.StatusUnprocessableEntity, ID: "invalid_params", Message: msg}.answer()
+		code, body := invalidParams(msg)
 		return nil, code, body
 	}
 	if p.Config == nil {

@@ -16,6 +16,21 @@ import (
 // maxBody bounds what the fake reads of a request body.
 const maxBody = 1 << 20
 
+// readBody reads a request body of at most maxBody bytes. On failure it
+// returns Heroku's answer for it (status and body); status is 0 on success.
+func readBody(r *http.Request) ([]byte, int, any) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		code, body := badRequest("The request body could not be read.")
+		return nil, code, body
+	}
+	if len(raw) > maxBody {
+		code, body := apiError{Status: http.StatusRequestEntityTooLarge, ID: "request_too_large", Message: "The request body is too large."}.answer()
+		return nil, code, body
+	}
+	return raw, 0, nil
+}
+
 // maxEchoedRequestID bounds how much of a client's Request-Id is echoed.
 const maxEchoedRequestID = 200
 

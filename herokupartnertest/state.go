@@ -55,9 +55,7 @@ func (s *Server) AddPipeline(name string) *herokupartner.Pipeline {
 	now := s.now()
 	p := &pipeline{id: uuid.New(), ownerID: uuid.New(), name: name, created: now, updated: now}
 	s.pipelines[p.id] = p
-	var out herokupartner.Pipeline
-	roundTrip(s.pipelineJSON(p), &out)
-	return &out
+	return roundTrip[herokupartner.Pipeline](s.pipelineJSON(p))
 }
 
 // Couple puts the app in the pipeline at stage, replacing any coupling the
@@ -74,9 +72,7 @@ func (s *Server) Couple(appID, pipelineID uuid.UUID, stage herokupartner.Stage) 
 	now := s.now()
 	c := &coupling{id: uuid.New(), appID: appID, pipelineID: pipelineID, stage: stage, created: now, updated: now}
 	s.couplings[appID] = c
-	var out herokupartner.PipelineCoupling
-	roundTrip(s.couplingJSON(c), &out)
-	return &out
+	return roundTrip[herokupartner.PipelineCoupling](s.couplingJSON(c))
 }
 
 // Uncouple takes the app out of its pipeline, if it is in one. It panics,
@@ -127,9 +123,7 @@ func (s *Server) AddAddon(appID uuid.UUID, plan string) *herokupartner.Addon {
 		updated:    now,
 	}
 	s.addons[id] = a
-	var out herokupartner.Addon
-	roundTrip(s.addonJSON(a), &out)
-	return &out
+	return roundTrip[herokupartner.Addon](s.addonJSON(a))
 }
 
 // planLocked resolves a plan slug ("basic") or full name
@@ -163,9 +157,7 @@ func (s *Server) Addon(id uuid.UUID) (*herokupartner.Addon, bool) {
 	if a == nil {
 		return nil, false
 	}
-	var out herokupartner.Addon
-	roundTrip(s.addonJSON(a), &out)
-	return &out, true
+	return roundTrip[herokupartner.Addon](s.addonJSON(a)), true
 }
 
 // AddonConfig returns a copy of the config vars the partner set on the

@@ -2,7 +2,6 @@ package herokupartnertest
 
 import (
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -97,13 +96,8 @@ func invalidParams(msg string) (int, any) {
 // taken. Its messages name the field and never repeat a value: a token
 // pasted into the wrong field must not come back in an error.
 func readWebhookInput(r *http.Request, create bool) (*webhookInput, int, any) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		code, body := badRequest("The request body could not be read.")
-		return nil, code, body
-	}
-	if len(raw) > maxBody {
-		code, body := apiError{Status: http.StatusRequestEntityTooLarge, ID: "request_too_large", Message: "The request body is too large."}.answer()
+	raw, code, body := readBody(r)
+	if code != 0 {
 		return nil, code, body
 	}
 	var fields map[string]json.RawMessage

@@ -196,9 +196,7 @@ func (s *Server) ChangePlan(addonID uuid.UUID, plan string) *herokupartner.Addon
 	a.updated = s.now()
 	s.emit("api:addon", "update", s.meta(s.apps[a.appID]).owner, s.addonJSON(a),
 		map[string]wireRef{"plan": old}, s.hooksOf(a.id))
-	var out herokupartner.Addon
-	roundTrip(s.addonJSON(a), &out)
-	return &out
+	return roundTrip[herokupartner.Addon](s.addonJSON(a))
 }
 
 // DestroyAddon removes the add-on, as a customer's `heroku addons:destroy`

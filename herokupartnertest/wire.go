@@ -9,14 +9,16 @@ import (
 
 // roundTrip turns a wire body into the SDK's type exactly as a client
 // would decode it, so seeding methods return what a GET would.
-func roundTrip(wire, out any) {
+func roundTrip[T any](wire any) *T {
+	var out T
 	b, err := json.Marshal(wire)
 	if err == nil {
-		err = json.Unmarshal(b, out)
+		err = json.Unmarshal(b, &out)
 	}
 	if err != nil {
 		panic("herokupartnertest: encoding a record: " + err.Error()) // unreachable: fixed types
 	}
+	return &out
 }
 
 // Wire forms, kept apart from the SDK's types so that the fake checks the

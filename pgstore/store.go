@@ -1,6 +1,9 @@
-// Package pgstore keeps herokupartner's OAuth tokens in PostgreSQL, so that
-// every replica of an add-on service shares them and only one of them
-// refreshes a resource's token at a time.
+// Package pgstore keeps herokupartner's shared state in PostgreSQL, so that
+// every replica of an add-on service sees the same: OAuth tokens, of which
+// only one replica refreshes a resource's at a time (Store); provisioning
+// jobs (Store, as a herokupartner.JobStore); the Tracker's map of resources
+// with its change feed (TrackerStore); and the Tracker's leadership
+// (Leader).
 //
 // Store implements herokupartner.LockingTokenStore: its Update runs the
 // refresh inside a transaction that holds the resource's row with SELECT …
@@ -8,8 +11,8 @@
 // waited for the lock reads the token the winner saved, so Heroku sees one
 // refresh request however many replicas race.
 //
-// The tables hold OAuth tokens, which are secrets: restrict who can read the
-// table, and consider WithEncryptionKey, which encrypts both token columns
+// The token table holds OAuth tokens, which are secrets: restrict who can read
+// it, and consider WithEncryptionKey, which encrypts both token columns
 // with AES-GCM under a key you keep outside the database.
 package pgstore
 
@@ -55,17 +58,6 @@ type Store struct {
 }
 
 var _ herokupartner.LockingTokenStore = (*Store)(nil)
-
-// statements are built once in New, since the table name is fixed then.
-type statements struct {
-	schema   []string
-	load     string
-	lock     string
-	upsert   string
-	update   string
-	delete   string
-	expiring string
-}
 
 type config struct {
 	table     string
@@ -147,56 +139,6 @@ func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// Schema returns the SQL that creates table (DefaultTable when empty) and
-// its index, for teams that run their own migrations. Every statement is
-// idempotent.
-func Schema(table string) (string, error) {
-	if table == "" {
-		table = DefaultTable
-	}
-	var c config
-	if err := WithTable(table)(&c); err != nil {
-		return "", err
-	}
-	return strings.Join(buildStatements(table).schema, ";\n\n") + ";\n", nil
-}
-
-func buildStatements(table string) statements {
-	parts := strings.Split(table, ".")
-	q := pgx.Identifier(parts).Sanitize()
-	index := pgx.Identifier{parts[len(parts)-1] + "_expires_at_idx"}.Sanitize()
-	const cols = "access_token, refresh_token, expires_at, encrypted"
-	return statements{
-		schema: []string{
-			`CREATE TABLE IF NOT EXISTS ` + q + ` (
-    resource_uuid uuid        PRIMARY KEY,
-    access_token  text        NOT NULL,
-    refresh_token text        NOT NULL,
-    expires_at    timestamptz,
-    encrypted     boolean     NOT NULL DEFAULT false,
-    version       bigint      NOT NULL DEFAULT 1,
-    updated_at    timestamptz NOT NULL DEFAULT now()
-)`,
-			`CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + q + ` (expires_at)`,
-		},
-		load: `SELECT ` + cols + ` FROM ` + q + ` WHERE resource_uuid = $1`,
-		lock: `SELECT ` + cols + ` FROM ` + q + ` WHERE resource_uuid = $1 FOR UPDATE`,
-		upsert: `INSERT INTO ` + q + ` AS t (resource_uuid, ` + cols + `) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (resource_uuid) DO UPDATE SET access_token = EXCLUDED.access_token,
-    refresh_token = EXCLUDED.refresh_token, expires_at = EXCLUDED.expires_at,
-    encrypted = EXCLUDED.encrypted, version = t.version + 1, updated_at = now()`,
-		update: `UPDATE ` + q + ` SET access_token = $2, refresh_token = $3, expires_at = $4,
-    encrypted = $5, version = version + 1, updated_at = now() WHERE resource_uuid = $1`,
-		delete:   `DELETE FROM ` + q + ` WHERE resource_uuid = $1`,
-		expiring: `SELECT resource_uuid FROM ` + q + ` WHERE expires_at < $1 AND resource_uuid > $2 ORDER BY resource_uuid LIMIT $3`,
-	}
-}
-
-// migrateLockKey serialises Migrate across replicas that start together:
-// two concurrent CREATE TABLE IF NOT EXISTS can still collide in
-// PostgreSQL's catalog.
-const migrateLockKey = "herokupartner/pgstore migrate"
-
 // Migrate creates the store's tables (tokens and provisioning jobs) and
 // their indexes if they do not exist. It is safe to call on every start,
 // from every replica at once.
@@ -204,17 +146,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if ctx == nil {
 		return errors.New("pgstore: Migrate: nil context")
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, migrateLockKey); err != nil {
-			return err
-		}
-		for _, stmt := range slices.Concat(s.sql.schema, s.jobSQL.schema) {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := migrate(ctx, s.pool, slices.Concat(s.sql.schema, s.jobSQL.schema))
 	if err != nil {
 		return fmt.Errorf("pgstore: migrating table %s: %w", s.table, err)
 	}

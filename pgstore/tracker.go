@@ -107,14 +107,7 @@ ORDER BY checked_at NULLS FIRST, resource_uuid LIMIT $2`,
 // TrackerSchema returns the SQL that creates table (DefaultTrackerTable
 // when empty) and its indexes, for teams that run their own migrations.
 func TrackerSchema(table string) (string, error) {
-	if table == "" {
-		table = DefaultTrackerTable
-	}
-	var c config
-	if err := WithTable(table)(&c); err != nil {
-		return "", err
-	}
-	return strings.Join(buildTrackerStatements(table).schema, ";\n\n") + ";\n", nil
+	return schemaSQL(table, DefaultTrackerTable, func(t string) []string { return buildTrackerStatements(t).schema })
 }
 
 // Migrate creates the table and its indexes if they do not exist; safe
@@ -127,21 +120,6 @@ func (s *TrackerStore) Migrate(ctx context.Context) error {
 		return fmt.Errorf("pgstore: migrating table %s: %w", s.table, err)
 	}
 	return nil
-}
-
-// migrate runs schema under the migration lock Store.Migrate takes.
-func migrate(ctx context.Context, pool *pgxpool.Pool, schema []string) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, migrateLockKey); err != nil {
-			return err
-		}
-		for _, stmt := range schema {
-			if _, err := tx.Exec(ctx, stmt); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }
 
 // Get returns the resource's entry, or nil when it is not tracked.
