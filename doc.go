@@ -9,12 +9,12 @@
 // API for Partners: GetAddon, UpdateAddonConfig and MarkProvisioned
 // (addons.go), GetAppPipelineCouplings (couplings.go) and GetPipeline
 // (pipelines.go). Every id is checked before anything is sent; every
-// request goes through one request path (request.go, answer.go) with one
-// redirect policy (redirect.go), bounded retries (retry.go, RetryPolicy)
-// and time bounds per attempt and per call. The answers a resolution reads
-// are decoded without reflection (decode_known.go, jsonscan.go), falling
-// back to encoding/json. Failures are *APIError values matching the Err…
-// sentinels (errors.go).
+// request goes through one request path (request.go, bearer.go,
+// answer.go) with one redirect policy (redirect.go), bounded retries
+// (retry.go, RetryPolicy) and time bounds per attempt and per call. The
+// answers a resolution reads are decoded without reflection
+// (decode_known.go, jsonscan.go), falling back to encoding/json. Failures
+// are *APIError values matching the Err… sentinels (errors.go).
 //
 // # Resolution
 //
