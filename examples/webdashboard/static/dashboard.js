@@ -28,8 +28,10 @@
       asOf.textContent = u.asOfText;
       asOf.setAttribute("datetime", u.asOf);
     }
-    if (live) {
-      live.textContent = u.announce || "";
+    // An update without news (a newer "as of") keeps the last
+    // announcement: clearing it would only make screen readers miss it.
+    if (live && u.announce) {
+      live.textContent = u.announce;
     }
   });
 
