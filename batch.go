@@ -42,7 +42,8 @@ type BatchResult struct {
 	Err error
 	// Requests is how many API calls resolving this item started, retries
 	// not counted. A pipeline fetched once for several items counts for the
-	// item whose request fetched it.
+	// item whose request fetched it; if that item gave up first (ctx ended),
+	// it counts only if the request had started by then.
 	Requests int
 	// FromCache says which steps the Cache answered.
 	FromCache CacheHits

@@ -413,6 +413,43 @@ func TestResolvePipelinesStopsWhenContextEnds(t *testing.T) {
 	assert.GreaterOrEqual(t, canceled, n-cancelAt)
 }
 
+// The shared pipeline fetch may go on after the item that started it gave
+// up; it must not write that item's result then. The pacer's wait before
+// the pipeline request ends the batch's context and lets the fetch go on,
+// so that the item gives up while the fetch still runs. Under -race, a
+// fetch that counts its request in the item's state is reported as a race.
+func TestResolvePipelinesAbandonedPipelineFetchLeavesTheItemAlone(t *testing.T) {
+	now := time.Now()
+	srv := herokupartnertest.NewServer(herokupartnertest.WithRateLimit(30, 1200), herokupartnertest.WithClock(func() time.Time { return now }))
+	defer srv.Close()
+	w := newWorld(t, srv, 1, 1, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var waits atomic.Int32
+	sleepUntil := func(context.Context, time.Time) error {
+		// The add-on request goes before any level is known and the
+		// couplings request takes the first slot; the clock stands still,
+		// so the pipeline request is the first to wait.
+		if waits.Add(1) == 1 {
+			cancel()
+			// Not an assertion: a moment for the item to give up before
+			// the fetch goes on, which makes the interesting path the
+			// usual one.
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil
+	}
+	results := srv.Client("").ResolvePipelines(ctx, w.items, hp.BatchConcurrency(1),
+		hp.BatchRateLimit(1000, time.Millisecond), hp.BatchClockForTest(func() time.Time { return now }, sleepUntil))
+
+	require.Len(t, results, 1)
+	require.ErrorIs(t, results[0].Err, context.Canceled)
+	// The add-on and couplings requests, and the pipeline's only if it had
+	// started when the item gave up.
+	assert.Contains(t, []int{2, 3}, results[0].Requests)
+	assert.Equal(t, int32(1), waits.Load())
+}
+
 func TestResolvePipelinesSharedPipelineRefusedForOneToken(t *testing.T) {
 	srv := herokupartnertest.NewServer()
 	defer srv.Close()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -159,13 +160,19 @@ func cachedStep[T any](ctx context.Context, s *itemSteps, key string, ttl time.D
 
 // send paces, counts and makes one API call for this resolution.
 func send[T any](ctx context.Context, s *itemSteps, call func() (T, error)) (T, error) {
-	if err := s.run.pacer.wait(ctx); err != nil {
+	return paced(ctx, s.run, s.cl, func() { s.requests++ }, call)
+}
+
+// paced waits for the pacer, calls started, makes the call with cl and
+// notes the rate-limit level it reports.
+func paced[T any](ctx context.Context, run *stepRunner, cl *Client, started func(), call func() (T, error)) (T, error) {
+	if err := run.pacer.wait(ctx); err != nil {
 		var zero T
 		return zero, err
 	}
-	s.requests++
+	started()
 	v, err := call()
-	s.run.pacer.note(s.cl)
+	run.pacer.note(cl)
 	return v, err
 }
 
@@ -182,6 +189,15 @@ type fetched struct {
 // that token rather than to the pipeline is not handed on; each other
 // asker then fetches with its own token.
 func (s *itemSteps) sharedPipeline(ctx context.Context, pid string) (*Pipeline, error) {
+	// The flight may outlive this resolution (it gives up when ctx ends), so
+	// it never writes s: it marks sent, which only this asker reads, and
+	// which is set only if this asker's call is the one that ran.
+	var sent atomic.Bool
+	defer func() {
+		if sent.Load() {
+			s.requests++
+		}
+	}()
 	ch := s.run.flights.DoChan(pid, func() (any, error) {
 		// A flight that ended between the memo lookup and DoChan left its
 		// answer there; without this check it would be fetched twice.
@@ -190,7 +206,8 @@ func (s *itemSteps) sharedPipeline(ctx context.Context, pid string) (*Pipeline, 
 				return fetched{p: m.(memoPipeline).p}, nil
 			}
 		}
-		p, err := send(ctx, s, func() (*Pipeline, error) { return liveSteps{s.cl}.pipeline(ctx, pid) })
+		p, err := paced(ctx, s.run, s.cl, func() { sent.Store(true) },
+			func() (*Pipeline, error) { return liveSteps{s.cl}.pipeline(ctx, pid) })
 		if err == nil && s.run.memo != nil {
 			s.run.memo.LoadOrStore(pid, memoPipeline{p: p})
 		}
