@@ -1,9 +1,12 @@
 // Command herokupartner resolves Heroku add-on resources to the pipeline and
-// stage of the app they are attached to, using the Platform API for Partners.
+// stage of the app they are attached to, using the Platform API for Partners,
+// and serves a fake Heroku that checks a partner backend against Heroku's
+// contract.
 //
 //	herokupartner resolve [flags] UUID...
 //	herokupartner resolve [flags] --from FILE
 //	herokupartner resolve --demo
+//	herokupartner fake [flags]
 //
 // The token comes from --token or HEROKU_PARTNER_TOKEN unless the --from
 // file gives each resource its own. Output is a table, or JSON with --json
