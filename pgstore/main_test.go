@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/addonkit/herokupartner/internal/pgtest"
 	"github.com/addonkit/herokupartner/pgstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,22 +18,22 @@ import (
 
 // srv is the throwaway server every database test shares; nil when the
 // machine has no PostgreSQL and the database tests skip.
-var srv *pgServer
+var srv *pgtest.Server
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	s, err := startServer()
+	s, err := pgtest.Start()
 	switch {
-	case errors.Is(err, errNoBinaries) && os.Getenv("CI") != "true":
-		fmt.Fprintln(os.Stderr, "pgstore: skipping the tests that need PostgreSQL: "+installHint)
+	case errors.Is(err, pgtest.ErrNoBinaries) && os.Getenv("CI") != "true":
+		fmt.Fprintln(os.Stderr, "pgstore: skipping the tests that need PostgreSQL: "+pgtest.InstallHint)
 	case err != nil:
 		// CI must not pass by skipping everything that matters.
 		fmt.Fprintln(os.Stderr, "pgstore: cannot start a throwaway PostgreSQL server:", err)
 		return 1
 	default:
 		srv = s
-		defer s.stop()
+		defer s.Stop()
 	}
 	return m.Run()
 }
@@ -41,7 +42,7 @@ func run(m *testing.M) int {
 func needServer(tb testing.TB) {
 	tb.Helper()
 	if srv == nil {
-		tb.Skip(installHint)
+		tb.Skip(pgtest.InstallHint)
 	}
 }
 
@@ -58,13 +59,13 @@ func (c *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryE
 
 // newPool connects a pool to s (the shared server when nil), closed when
 // tb ends; tracer may be nil.
-func newPool(tb testing.TB, s *pgServer, tracer pgx.QueryTracer) *pgxpool.Pool {
+func newPool(tb testing.TB, s *pgtest.Server, tracer pgx.QueryTracer) *pgxpool.Pool {
 	tb.Helper()
 	if s == nil {
 		needServer(tb)
 		s = srv
 	}
-	cfg, err := pgxpool.ParseConfig(s.connString("postgres"))
+	cfg, err := pgxpool.ParseConfig(s.ConnString("postgres"))
 	require.NoError(tb, err)
 	cfg.MaxConns = 8
 	cfg.ConnConfig.Tracer = tracer

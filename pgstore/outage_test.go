@@ -10,6 +10,7 @@ import (
 
 	"github.com/addonkit/herokupartner"
 	"github.com/addonkit/herokupartner/herokupartnertest"
+	"github.com/addonkit/herokupartner/internal/pgtest"
 	"github.com/addonkit/herokupartner/pgstore"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -64,9 +65,9 @@ func fromDriver(err error) bool {
 // kills it.
 func TestServerOutage(t *testing.T) {
 	needServer(t)
-	own, err := startServer()
+	own, err := pgtest.Start()
 	require.NoError(t, err)
-	t.Cleanup(own.stop)
+	t.Cleanup(own.Stop)
 
 	fake := herokupartnertest.NewServer()
 	t.Cleanup(fake.Close)
@@ -86,8 +87,8 @@ func TestServerOutage(t *testing.T) {
 	require.NoError(t, err)
 
 	t.Run("frozen server: calls end with their context", func(t *testing.T) {
-		own.signalAll(syscall.SIGSTOP)
-		defer own.signalAll(syscall.SIGCONT)
+		own.SignalAll(syscall.SIGSTOP)
+		defer own.SignalAll(syscall.SIGCONT)
 		short := func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 500*time.Millisecond)
 		}
@@ -102,7 +103,7 @@ func TestServerOutage(t *testing.T) {
 	})
 
 	t.Run("killed server: calls fail with the driver's error", func(t *testing.T) {
-		own.kill()
+		own.Kill()
 		// Generous: a dead server refuses at once, so reaching this
 		// deadline would itself be the failure.
 		long := func() (context.Context, context.CancelFunc) {

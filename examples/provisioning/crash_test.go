@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/addonkit/herokupartner/internal/pgtest"
 )
 
 // TestCrash runs the example backend as a real process, built from this
@@ -16,7 +18,7 @@ import (
 //
 //	cd examples/provisioning && go test -run Crash -v .
 func TestCrash(t *testing.T) {
-	w := crashWorld{pg: startPostgres(t)}
+	w := crashWorld{pg: pgtest.ForTest(t)}
 	w.backendBin, w.cli = buildBinaries(t)
 	for _, sc := range []struct {
 		name string
@@ -36,7 +38,7 @@ func TestCrash(t *testing.T) {
 // crashWorld is what the scenarios share: the PostgreSQL server and the
 // built binaries.
 type crashWorld struct {
-	pg              *pgServer
+	pg              *pgtest.Server
 	backendBin, cli string
 }
 

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/addonkit/herokupartner/internal/pgtest"
 	"github.com/addonkit/herokupartner/pgstore"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -57,7 +58,7 @@ const bound = 60 * time.Second
 
 const seedJSON = `{"apps": [{"name": "acme-web", "pipeline": "acme", "stage": "production", "addons": ["basic"]}]}`
 
-func newCrashEnv(t *testing.T, pg *pgServer, backendBin, cli, dbName string) *crashEnv {
+func newCrashEnv(t *testing.T, pg *pgtest.Server, backendBin, cli, dbName string) *crashEnv {
 	t.Helper()
 	e := &crashEnv{t: t, backendBin: backendBin, addonID: "acme-crash", password: randomHex(16),
 		client: &http.Client{Timeout: 10 * time.Second}}
@@ -114,11 +115,11 @@ func randomHex(n int) string {
 
 // createDatabase creates a database of the scenario's own and returns its
 // URL and a pool on it for the test's own queries.
-func createDatabase(t *testing.T, pg *pgServer, name string) (string, *pgxpool.Pool) {
+func createDatabase(t *testing.T, pg *pgtest.Server, name string) (string, *pgxpool.Pool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, pg.connString("postgres"))
+	conn, err := pgx.Connect(ctx, pg.ConnString("postgres"))
 	if err != nil {
 		t.Fatalf("connecting to PostgreSQL: %v", err)
 	}
@@ -126,12 +127,12 @@ func createDatabase(t *testing.T, pg *pgServer, name string) (string, *pgxpool.P
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatalf("creating database %s: %v", name, err)
 	}
-	pool, err := pgxpool.New(ctx, pg.connString(name))
+	pool, err := pgxpool.New(ctx, pg.ConnString(name))
 	if err != nil {
 		t.Fatalf("connecting to database %s: %v", name, err)
 	}
 	t.Cleanup(pool.Close)
-	return pg.url(name), pool
+	return pg.URL(name), pool
 }
 
 // startBackend starts a backend process and waits until it answers.
@@ -150,7 +151,7 @@ func (e *crashEnv) startBackend(name string) *backend {
 // another process took the port first.
 func (e *crashEnv) tryBackend(name string) *backend {
 	e.t.Helper()
-	port, err := freePort()
+	port, err := pgtest.FreePort()
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	hp "github.com/addonkit/herokupartner"
+	"github.com/addonkit/herokupartner/internal/pgtest"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -16,10 +17,10 @@ import (
 // the test's own queries.
 func newDatabase(t *testing.T) (string, *pgxpool.Pool) {
 	t.Helper()
-	pg := startPostgres(t)
+	pg := pgtest.ForTest(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, pg.connString("postgres"))
+	conn, err := pgx.Connect(ctx, pg.ConnString("postgres"))
 	if err != nil {
 		t.Fatalf("connecting to PostgreSQL: %v", err)
 	}
@@ -27,12 +28,12 @@ func newDatabase(t *testing.T) (string, *pgxpool.Pool) {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE webdashboard"); err != nil {
 		t.Fatalf("creating the database: %v", err)
 	}
-	pool, err := pgxpool.New(ctx, pg.connString("webdashboard"))
+	pool, err := pgxpool.New(ctx, pg.ConnString("webdashboard"))
 	if err != nil {
 		t.Fatalf("connecting to the database: %v", err)
 	}
 	t.Cleanup(pool.Close)
-	return pg.url("webdashboard"), pool
+	return pg.URL("webdashboard"), pool
 }
 
 // openMap opens the tracker's map in the database as a replica does.

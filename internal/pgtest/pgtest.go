@@ -1,8 +1,10 @@
-package pgstore_test
+// Package pgtest starts throwaway PostgreSQL servers for the tests of the
+// repository's modules (pgstore and the examples): a cluster in a temporary
+// directory on a free loopback port, from Debian's postgresql package or
+// $PG_BIN, gone when the tests end. It is internal: a test helper, not API.
+package pgtest
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -14,24 +16,23 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// installHint is what a developer without PostgreSQL's server binaries is
-// told.
-const installHint = "PostgreSQL server binaries (initdb, postgres) not found under $PG_BIN or /usr/lib/postgresql/*/bin; " +
+// InstallHint tells a developer without PostgreSQL's server binaries how
+// to get them.
+const InstallHint = "PostgreSQL server binaries (initdb, postgres) not found under $PG_BIN or /usr/lib/postgresql/*/bin; " +
 	"install them with `apt-get install -y postgresql` (Debian/Ubuntu) or point PG_BIN at the directory holding initdb"
 
-// errNoBinaries means the machine has no PostgreSQL server to start.
-var errNoBinaries = errors.New(installHint)
+// ErrNoBinaries means the machine has no PostgreSQL server to start.
+var ErrNoBinaries = errors.New(InstallHint)
 
-// pgServer is a throwaway PostgreSQL cluster in a temporary directory,
+// Server is a throwaway PostgreSQL cluster in a temporary directory,
 // listening on a free loopback port. Nothing of it outlives the tests: the
-// postmaster gets SIGQUIT if the test binary dies, and stop removes the
+// postmaster gets SIGQUIT if the test binary dies, and Stop removes the
 // directory.
-type pgServer struct {
+type Server struct {
 	dir     string
 	port    int
 	cmd     *exec.Cmd
@@ -50,7 +51,7 @@ func findBinDir() (string, error) {
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(dirs) == 0 {
-		return "", errNoBinaries
+		return "", ErrNoBinaries
 	}
 	version := func(p string) float64 {
 		v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(filepath.Dir(p))), 64)
@@ -86,8 +87,9 @@ func serverCredential() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}, nil
 }
 
-// startServer creates and starts a new cluster.
-func startServer() (*pgServer, error) {
+// Start creates and starts a new cluster; without server binaries its
+// error matches ErrNoBinaries.
+func Start() (*Server, error) {
 	bin, err := findBinDir()
 	if err != nil {
 		return nil, err
@@ -103,11 +105,11 @@ func startServer() (*pgServer, error) {
 		parent = "/tmp"
 	}
 	removeStale(parent)
-	dir, err := os.MkdirTemp(parent, "pgstore-test-")
+	dir, err := os.MkdirTemp(parent, dirPrefix+"-")
 	if err != nil {
 		return nil, err
 	}
-	s := &pgServer{dir: dir, logPath: filepath.Join(dir, "postgres.log")}
+	s := &Server{dir: dir, logPath: filepath.Join(dir, "postgres.log")}
 	if err := s.setup(bin, cred); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -119,7 +121,7 @@ func startServer() (*pgServer, error) {
 // cleaning up (their servers went with them, by Pdeathsig): those more
 // than an hour old whose postmaster is not running.
 func removeStale(parent string) {
-	dirs, _ := filepath.Glob(filepath.Join(parent, "pgstore-test-*"))
+	dirs, _ := filepath.Glob(filepath.Join(parent, dirPrefix+"-*"))
 	for _, d := range dirs {
 		fi, err := os.Stat(d)
 		if err != nil || time.Since(fi.ModTime()) < time.Hour {
@@ -149,7 +151,7 @@ func othersCanEnter(dir string) bool {
 	}
 }
 
-func (s *pgServer) setup(bin string, cred *syscall.Credential) error {
+func (s *Server) setup(bin string, cred *syscall.Credential) error {
 	if err := os.Chmod(s.dir, 0o700); err != nil {
 		return err
 	}
@@ -173,7 +175,7 @@ func (s *pgServer) setup(bin string, cred *syscall.Credential) error {
 	// then the server exits and we try another.
 	var lastErr error
 	for range 5 {
-		port, err := freePort()
+		port, err := FreePort()
 		if err != nil {
 			return err
 		}
@@ -185,7 +187,7 @@ func (s *pgServer) setup(bin string, cred *syscall.Credential) error {
 	return lastErr
 }
 
-func (s *pgServer) command(cred *syscall.Credential, name string, args ...string) *exec.Cmd {
+func (s *Server) command(cred *syscall.Credential, name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = s.dir
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "LANG=C", "HOME=" + s.dir, "TZ=UTC"}
@@ -195,7 +197,7 @@ func (s *pgServer) command(cred *syscall.Credential, name string, args ...string
 	return cmd
 }
 
-func (s *pgServer) launch(bin string, cred *syscall.Credential, data, sock string, port int) error {
+func (s *Server) launch(bin string, cred *syscall.Credential, data, sock string, port int) error {
 	logFile, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -213,13 +215,13 @@ func (s *pgServer) launch(bin string, cred *syscall.Credential, data, sock strin
 	go func() { _ = cmd.Wait(); close(exited) }()
 	s.cmd, s.exited, s.port = cmd, exited, port
 
+	// pg_isready, from the same binaries, asks without a driver, which
+	// keeps this package free of dependencies.
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		conn, err := pgconn.Connect(ctx, s.connString("postgres"))
-		cancel()
+		probe := exec.Command(filepath.Join(bin, "pg_isready"), "-h", "127.0.0.1", "-p", strconv.Itoa(port), "-U", "postgres", "-d", "postgres", "-t", "2")
+		out, err := probe.CombinedOutput()
 		if err == nil {
-			_ = conn.Close(context.Background())
 			return nil
 		}
 		select {
@@ -228,13 +230,15 @@ func (s *pgServer) launch(bin string, cred *syscall.Credential, data, sock strin
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			s.kill()
-			return fmt.Errorf("postgres did not accept connections within a minute: %v\n%s", err, s.logTail())
+			s.Kill()
+			return fmt.Errorf("postgres did not accept connections within a minute: %v %s\n%s", err, out, s.logTail())
 		}
 	}
 }
 
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port that was free when asked; another
+// process may take it before the caller binds it, so callers retry.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -243,12 +247,12 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// connString is for database db on the server, over TCP on loopback.
-func (s *pgServer) connString(db string) string {
+// ConnString is for database db on the server, over TCP on loopback.
+func (s *Server) ConnString(db string) string {
 	return fmt.Sprintf("host=127.0.0.1 port=%d user=postgres dbname=%s sslmode=disable connect_timeout=10", s.port, db)
 }
 
-func (s *pgServer) logTail() string {
+func (s *Server) logTail() string {
 	b, _ := os.ReadFile(s.logPath)
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
@@ -256,74 +260,47 @@ func (s *pgServer) logTail() string {
 	return string(b)
 }
 
-// processes returns the postmaster's pid and those of its children (the
-// backends and auxiliary processes), read from /proc.
-func (s *pgServer) processes() []int {
-	root := s.cmd.Process.Pid
-	pids := []int{root}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command name may hold spaces and parentheses; the fields
-		// after its last ')' are "state ppid ...".
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) > 1 && f[1] == strconv.Itoa(root) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// signalAll sends sig to the postmaster's children and then to the
-// postmaster. The postmaster is stopped first, so that it cannot fork a
-// backend the signal would miss.
-func (s *pgServer) signalAll(sig syscall.Signal) {
-	pm := s.cmd.Process.Pid
-	if sig != syscall.SIGCONT {
-		_ = syscall.Kill(pm, syscall.SIGSTOP)
-	}
-	for _, pid := range s.processes()[1:] {
-		_ = syscall.Kill(pid, sig)
-	}
-	_ = syscall.Kill(pm, sig)
-}
-
-// kill ends every process of the server at once, like a crash.
-func (s *pgServer) kill() {
-	if s.cmd == nil {
-		return
-	}
-	s.signalAll(syscall.SIGKILL)
-	<-s.exited
-}
-
-// stop shuts the server down (fast shutdown, then SIGKILL if it lingers)
+// Stop shuts the server down (fast shutdown, then SIGKILL if it lingers)
 // and removes its directory.
-func (s *pgServer) stop() {
+func (s *Server) Stop() {
 	if s.cmd != nil {
 		select {
 		case <-s.exited:
 		default:
 			// A frozen server would ignore SIGINT.
-			s.signalAll(syscall.SIGCONT)
+			s.SignalAll(syscall.SIGCONT)
 			_ = s.cmd.Process.Signal(syscall.SIGINT)
 			select {
 			case <-s.exited:
 			case <-time.After(30 * time.Second):
-				s.kill()
+				s.Kill()
 			}
 		}
 	}
 	_ = os.RemoveAll(s.dir)
+}
+
+// dirPrefix names the servers' directories, so that removeStale finds those
+// of earlier runs that died before cleaning up.
+const dirPrefix = "herokupartner-pg"
+
+// URL is ConnString as a postgres:// URL, the form DATABASE_URL takes.
+func (s *Server) URL(db string) string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable&connect_timeout=10", s.port, db)
+}
+
+// ForTest starts a server for tb and stops it when tb ends. Without
+// PostgreSQL's binaries the test is skipped, except under CI=true, where it
+// fails: CI must not pass by skipping what matters.
+func ForTest(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := Start()
+	switch {
+	case errors.Is(err, ErrNoBinaries) && os.Getenv("CI") != "true":
+		tb.Skip(InstallHint)
+	case err != nil:
+		tb.Fatalf("cannot start a throwaway PostgreSQL server: %v", err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
 }
