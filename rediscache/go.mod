@@ -3,7 +3,7 @@ module github.com/addonkit/herokupartner/rediscache
 go 1.26.0
 
 require (
-	github.com/addonkit/herokupartner v0.0.0-20261128180659-d1fd56da9986
+	github.com/addonkit/herokupartner v0.0.0-20261128181938-f16ea2116ce7
 	github.com/redis/go-redis/v9 v9.23.0
 )
 

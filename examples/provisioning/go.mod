@@ -3,8 +3,8 @@ module github.com/addonkit/herokupartner/examples/provisioning
 go 1.26.0
 
 require (
-	github.com/addonkit/herokupartner v0.0.0-20261128180659-d1fd56da9986
-	github.com/addonkit/herokupartner/pgstore v0.0.0-20261128180659-d1fd56da9986
+	github.com/addonkit/herokupartner v0.0.0-20261128181938-f16ea2116ce7
+	github.com/addonkit/herokupartner/pgstore v0.0.0-20261128181938-f16ea2116ce7
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/stretchr/testify v1.12.1
