@@ -27,25 +27,25 @@ const maxPlanChangeSize = 16 << 10
 func (p *Provisioner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !p.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="heroku"`)
-		writeJSONAnswer(w, http.StatusUnauthorized, map[string]string{"message": "invalid credentials"})
+		writeJSONAnswer(w, http.StatusUnauthorized, ProvisionResponse{Message: "invalid credentials"})
 		return
 	}
 	base := strings.TrimRight(p.cfg.Path, "/")
 	rest, ok := strings.CutPrefix(r.URL.Path, base)
 	switch {
 	case !ok:
-		writeJSONAnswer(w, http.StatusNotFound, map[string]string{"message": "not found"})
+		writeJSONAnswer(w, http.StatusNotFound, ProvisionResponse{Message: "not found"})
 	case rest == "" || rest == "/":
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeJSONAnswer(w, http.StatusMethodNotAllowed, map[string]string{"message": "method not allowed"})
+			writeJSONAnswer(w, http.StatusMethodNotAllowed, ProvisionResponse{Message: "method not allowed"})
 			return
 		}
 		p.serveProvision(w, r)
 	default:
 		id, err := uuid.Parse(strings.TrimPrefix(rest, "/"))
 		if err != nil || id == uuid.Nil {
-			writeJSONAnswer(w, http.StatusNotFound, map[string]string{"message": "no such resource"})
+			writeJSONAnswer(w, http.StatusNotFound, ProvisionResponse{Message: "no such resource"})
 			return
 		}
 		switch r.Method {
@@ -57,7 +57,7 @@ func (p *Provisioner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.serveStatus(w, r, id)
 		default:
 			w.Header().Set("Allow", "DELETE, PUT, GET")
-			writeJSONAnswer(w, http.StatusMethodNotAllowed, map[string]string{"message": "method not allowed"})
+			writeJSONAnswer(w, http.StatusMethodNotAllowed, ProvisionResponse{Message: "method not allowed"})
 		}
 	}
 }
@@ -79,27 +79,27 @@ func (p *Provisioner) authorized(r *http.Request) bool {
 func (p *Provisioner) serveProvision(w http.ResponseWriter, r *http.Request) {
 	req, err := ParseProvisionRequest(r.Body)
 	if err != nil {
-		writeJSONAnswer(w, http.StatusBadRequest, map[string]string{"message": invalidRequestMessage(err)})
+		writeJSONAnswer(w, http.StatusBadRequest, ProvisionResponse{Message: invalidRequestMessage(err)})
 		return
 	}
 	st, err := p.Provision(r.Context(), req)
 	switch {
 	case errors.Is(err, ErrInvalidProvisionRequest):
-		writeJSONAnswer(w, http.StatusUnprocessableEntity, map[string]string{"id": req.UUID.String(), "message": err.Error()})
+		writeJSONAnswer(w, http.StatusUnprocessableEntity, ProvisionResponse{ID: req.UUID.String(), Message: err.Error()})
 	case errors.Is(err, ErrDeprovisioned):
-		writeJSONAnswer(w, http.StatusGone, map[string]string{"id": req.UUID.String(), "message": "this add-on was deprovisioned"})
+		writeJSONAnswer(w, http.StatusGone, ProvisionResponse{ID: req.UUID.String(), Message: "this add-on was deprovisioned"})
 	case err != nil:
 		p.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "herokupartner provisioning request not recorded",
 			slog.String("resource", req.UUID.String()), slog.String("error", err.Error()))
-		writeJSONAnswer(w, http.StatusServiceUnavailable, map[string]string{"message": "cannot accept the provisioning now; try again"})
+		writeJSONAnswer(w, http.StatusServiceUnavailable, ProvisionResponse{Message: "cannot accept the provisioning now; try again"})
 	case st.State == JobFailed:
-		writeJSONAnswer(w, http.StatusUnprocessableEntity, map[string]string{"id": req.UUID.String(), "message": "provisioning this add-on failed"})
+		writeJSONAnswer(w, http.StatusUnprocessableEntity, ProvisionResponse{ID: req.UUID.String(), Message: "provisioning this add-on failed"})
 	default:
 		msg := "Provisioning " + req.Name + "; it will be ready in a few moments."
 		if st.State == JobProvisioned {
 			msg = "Provisioned."
 		}
-		writeJSONAnswer(w, http.StatusAccepted, map[string]string{"id": req.UUID.String(), "message": msg})
+		writeJSONAnswer(w, http.StatusAccepted, ProvisionResponse{ID: req.UUID.String(), Message: msg})
 	}
 }
 
@@ -107,10 +107,10 @@ func (p *Provisioner) serveDeprovision(w http.ResponseWriter, r *http.Request, i
 	if err := p.Deprovision(r.Context(), id); err != nil {
 		p.cfg.Logger.LogAttrs(r.Context(), slog.LevelError, "herokupartner deprovisioning failed",
 			slog.String("resource", id.String()), slog.String("error", err.Error()))
-		writeJSONAnswer(w, http.StatusServiceUnavailable, map[string]string{"message": "cannot deprovision now; try again"})
+		writeJSONAnswer(w, http.StatusServiceUnavailable, ProvisionResponse{Message: "cannot deprovision now; try again"})
 		return
 	}
-	writeJSONAnswer(w, http.StatusOK, map[string]string{"id": id.String(), "message": "Deprovisioned."})
+	writeJSONAnswer(w, http.StatusOK, ProvisionResponse{ID: id.String(), Message: "Deprovisioned."})
 }
 
 func (p *Provisioner) servePlanChange(w http.ResponseWriter, r *http.Request, id uuid.UUID) {
@@ -118,19 +118,19 @@ func (p *Provisioner) servePlanChange(w http.ResponseWriter, r *http.Request, id
 		Plan string `json:"plan"`
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxPlanChangeSize)).Decode(&body); err != nil || strings.TrimSpace(body.Plan) == "" {
-		writeJSONAnswer(w, http.StatusBadRequest, map[string]string{"message": "plan: missing, or the body is not a JSON object"})
+		writeJSONAnswer(w, http.StatusBadRequest, ProvisionResponse{Message: "plan: missing, or the body is not a JSON object"})
 		return
 	}
 	job, err := p.cfg.Jobs.LoadJob(r.Context(), id)
 	switch {
 	case errors.Is(err, ErrJobNotFound):
-		writeJSONAnswer(w, http.StatusNotFound, map[string]string{"message": "no such resource"})
+		writeJSONAnswer(w, http.StatusNotFound, ProvisionResponse{Message: "no such resource"})
 		return
 	case err != nil:
-		writeJSONAnswer(w, http.StatusServiceUnavailable, map[string]string{"message": "cannot change the plan now; try again"})
+		writeJSONAnswer(w, http.StatusServiceUnavailable, ProvisionResponse{Message: "cannot change the plan now; try again"})
 		return
 	case job.State == JobDeprovisioned:
-		writeJSONAnswer(w, http.StatusGone, map[string]string{"message": "this add-on was deprovisioned"})
+		writeJSONAnswer(w, http.StatusGone, ProvisionResponse{Message: "this add-on was deprovisioned"})
 		return
 	}
 	out := ProvisionResult{Message: "Plan changed."}
@@ -138,24 +138,20 @@ func (p *Provisioner) servePlanChange(w http.ResponseWriter, r *http.Request, id
 		if out, err = p.cfg.ChangePlan(r.Context(), id, body.Plan); err != nil {
 			p.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "herokupartner plan change refused",
 				slog.String("resource", id.String()), slog.String("error", err.Error()))
-			writeJSONAnswer(w, http.StatusUnprocessableEntity, map[string]string{"message": "cannot change to this plan"})
+			writeJSONAnswer(w, http.StatusUnprocessableEntity, ProvisionResponse{Message: "cannot change to this plan"})
 			return
 		}
 	}
-	answer := map[string]any{"id": id.String(), "message": out.Message}
-	if out.Config != nil {
-		answer["config"] = out.Config
-	}
-	writeJSONAnswer(w, http.StatusOK, answer)
+	writeJSONAnswer(w, http.StatusOK, ProvisionResponse{ID: id.String(), Message: out.Message, Config: out.Config})
 }
 
 func (p *Provisioner) serveStatus(w http.ResponseWriter, r *http.Request, id uuid.UUID) {
 	st, err := p.Status(r.Context(), id)
 	switch {
 	case errors.Is(err, ErrJobNotFound):
-		writeJSONAnswer(w, http.StatusNotFound, map[string]string{"message": "no such resource"})
+		writeJSONAnswer(w, http.StatusNotFound, ProvisionResponse{Message: "no such resource"})
 	case err != nil:
-		writeJSONAnswer(w, http.StatusServiceUnavailable, map[string]string{"message": "cannot read the job now"})
+		writeJSONAnswer(w, http.StatusServiceUnavailable, ProvisionResponse{Message: "cannot read the job now"})
 	default:
 		writeJSONAnswer(w, http.StatusOK, st)
 	}

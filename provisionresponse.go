@@ -36,13 +36,7 @@ func (r ProvisionResponse) String() string {
 
 // Format prints String under every verb, so that %+v, %#v or %s of a
 // response, or of a struct holding one, cannot show a config value.
-func (r ProvisionResponse) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", r.String())
-		return
-	}
-	_, _ = f.Write([]byte(r.String()))
-}
+func (r ProvisionResponse) Format(f fmt.State, verb rune) { formatAs(f, verb, r.String()) }
 
 // LogValue logs the id, the message and the config var names only.
 func (r ProvisionResponse) LogValue() slog.Value {
