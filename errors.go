@@ -120,13 +120,13 @@ type ResolveError struct {
 // one "herokupartner: " prefix for the whole chain.
 func (e *ResolveError) Error() string {
 	var b strings.Builder
-	b.WriteString("herokupartner: resolving add-on")
+	b.WriteString(errPrefix + "resolving add-on")
 	if e.ResourceID != "" {
 		b.WriteString(" " + e.ResourceID)
 	}
 	b.WriteString(": " + e.Step + " step")
 	if e.Err != nil {
-		b.WriteString(": " + strings.TrimPrefix(e.Err.Error(), "herokupartner: "))
+		b.WriteString(": " + strings.TrimPrefix(e.Err.Error(), errPrefix))
 	}
 	return b.String()
 }
