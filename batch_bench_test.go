@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -82,8 +83,14 @@ func BenchmarkResolvePipelines(b *testing.B) {
 		b.ReportMetric(naive, "ns/resource")
 		b.ReportMetric(naive/(3*float64(latency.Nanoseconds())), "x-ideal")
 	})
-	// The floor: the same resolutions written by hand with net/http and
-	// encoding/json, eight at a time, each pipeline fetched once.
+	// What the machine allows: as many independent GETs as the batch sends,
+	// eight at a time, against a server that only sleeps 2ms; no client
+	// holding eight requests in flight can beat it.
+	b.Run(fmt.Sprintf("floor-c%d", hp.DefaultBatchConcurrency), func(b *testing.B) {
+		benchFloor(b, 2*n+k, hp.DefaultBatchConcurrency, latency)
+	})
+	// The same resolutions written by hand with net/http and encoding/json,
+	// eight at a time, each pipeline fetched once.
 	var raw float64 // ns per resource
 	b.Run(fmt.Sprintf("raw-net-http-c%d", hp.DefaultBatchConcurrency), func(b *testing.B) {
 		hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: hp.DefaultBatchConcurrency}}
@@ -200,4 +207,47 @@ func rawBatch(b *testing.B, hc *http.Client, baseURL string, w *world, conc int)
 		})
 	}
 	wg.Wait()
+}
+
+// benchFloor makes requests GETs, conc at a time, with plain net/http
+// against a server that sleeps latency and answers "{}". It reports
+// x-ideal (wall time over requests / conc x latency) and sleep-x-ideal
+// (the server's own sleeping, per request, over latency). Go's runtime
+// wakes a sleeper from an idle wait on a millisecond boundary, so a 2ms
+// sleep started at a random phase takes up to 3ms; no client finishes in
+// less time than the server sleeps.
+func benchFloor(b *testing.B, requests, conc int, latency time.Duration) {
+	var slept atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		start := time.Now()
+		time.Sleep(latency)
+		slept.Add(int64(time.Since(start)))
+		_, _ = io.WriteString(w, "{}")
+	}))
+	defer srv.Close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc}}
+	defer hc.CloseIdleConnections()
+	get := func() {
+		resp, err := hc.Get(srv.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+	}
+	for b.Loop() {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range conc {
+			wg.Go(func() {
+				for next.Add(1) <= int64(requests) {
+					get()
+				}
+			})
+		}
+		wg.Wait()
+	}
+	ideal := float64(requests) / float64(conc) * float64(latency.Nanoseconds())
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/ideal, "x-ideal")
+	b.ReportMetric(float64(slept.Load())/float64(b.N)/float64(requests)/float64(latency.Nanoseconds()), "sleep-x-ideal")
 }
