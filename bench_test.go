@@ -9,18 +9,52 @@ import (
 	"testing"
 )
 
-// BenchmarkGetAddon compares GetAddon with the least a caller could write by
-// hand, a GET with the same headers decoded by encoding/json, against the
-// same local server in the same run. Compare the two with benchstat or by
-// ratio: absolute figures on a shared machine mean little.
-func BenchmarkGetAddon(b *testing.B) {
-	body := readFixture(b, "addon.json")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// fixtureServer answers the three lookups of one resolution with the
+// testdata fixtures, with the headers the API sends.
+func fixtureServer(b *testing.B) *httptest.Server {
+	bodies := map[string][]byte{
+		"/addons/" + addonID:                              readFixture(b, "addon.json"),
+		"/apps/" + appID + "/pipeline-couplings":          readFixture(b, "coupling_object.json"),
+		"/pipelines/7e7e7e7e-0000-4000-8000-000000000007": readFixture(b, "pipeline.json"),
+	}
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Request-Id", "bench")
 		w.Header().Set("RateLimit-Remaining", "4499")
+		body, ok := bodies[r.URL.Path]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+		}
 		_, _ = w.Write(body)
 	}))
+}
+
+// handGet is the least a caller could write by hand: a GET with the same
+// headers, decoded by encoding/json.
+func handGet(ctx context.Context, b *testing.B, hc *http.Client, url string, out any) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Accept", acceptHeader)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := hc.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(out)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		b.Fatal(err, resp.StatusCode)
+	}
+}
+
+// BenchmarkGetAddon compares GetAddon with the least a caller could write by
+// hand, a GET with the same headers decoded by encoding/json into the same
+// type, against the same local server in the same run. Compare the two with
+// benchstat or by ratio: absolute figures on a shared machine mean little.
+func BenchmarkGetAddon(b *testing.B) {
+	srv := fixtureServer(b)
 	defer srv.Close()
 	ctx := context.Background()
 
@@ -28,29 +62,12 @@ func BenchmarkGetAddon(b *testing.B) {
 		hc := srv.Client()
 		b.ReportAllocs()
 		for b.Loop() {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/addons/"+addonID, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			req.Header.Set("Accept", acceptHeader)
-			req.Header.Set("Authorization", "Bearer "+testToken)
-			resp, err := hc.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
 			var a Addon
-			err = json.NewDecoder(resp.Body).Decode(&a)
-			resp.Body.Close()
-			if err != nil || resp.StatusCode != 200 {
-				b.Fatal(err, resp.StatusCode)
-			}
+			handGet(ctx, b, hc, srv.URL+"/addons/"+addonID, &a)
 		}
 	})
 	b.Run("client", func(b *testing.B) {
-		c, err := NewClient(WithBaseURL(srv.URL), WithToken(testToken), WithHTTPClient(srv.Client()))
-		if err != nil {
-			b.Fatal(err)
-		}
+		c := benchClient(b, srv)
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := c.GetAddon(ctx, addonID); err != nil {
@@ -58,4 +75,48 @@ func BenchmarkGetAddon(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkResolvePipeline compares ResolvePipeline with the same three
+// lookups written by hand, as BenchmarkGetAddon does for one.
+func BenchmarkResolvePipeline(b *testing.B) {
+	srv := fixtureServer(b)
+	defer srv.Close()
+	ctx := context.Background()
+
+	b.Run("baseline", func(b *testing.B) {
+		hc := srv.Client()
+		b.ReportAllocs()
+		for b.Loop() {
+			var (
+				a  Addon
+				pc PipelineCoupling
+				p  Pipeline
+			)
+			handGet(ctx, b, hc, srv.URL+"/addons/"+addonID, &a)
+			handGet(ctx, b, hc, srv.URL+"/apps/"+a.App.ID.String()+"/pipeline-couplings", &pc)
+			handGet(ctx, b, hc, srv.URL+"/pipelines/"+pc.Pipeline.ID.String(), &p)
+			if p.Name != "example" {
+				b.Fatal(p.Name)
+			}
+		}
+	})
+	b.Run("client", func(b *testing.B) {
+		c := benchClient(b, srv)
+		b.ReportAllocs()
+		for b.Loop() {
+			r, err := c.ResolvePipeline(ctx, addonID)
+			if err != nil || r.Pipeline.Name != "example" {
+				b.Fatal(r, fmt.Sprint(err))
+			}
+		}
+	})
+}
+
+func benchClient(b *testing.B, srv *httptest.Server) *Client {
+	c, err := NewClient(WithBaseURL(srv.URL), WithToken(testToken), WithHTTPClient(srv.Client()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
 }
