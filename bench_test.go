@@ -54,69 +54,63 @@ func handGet(ctx context.Context, b *testing.B, hc *http.Client, url string, out
 // type, against the same local server in the same run. Compare the two with
 // benchstat or by ratio: absolute figures on a shared machine mean little.
 func BenchmarkGetAddon(b *testing.B) {
-	srv := fixtureServer(b)
-	defer srv.Close()
-	ctx := context.Background()
-
-	b.Run("baseline", func(b *testing.B) {
-		hc := srv.Client()
-		b.ReportAllocs()
-		for b.Loop() {
-			var a Addon
-			handGet(ctx, b, hc, srv.URL+"/addons/"+addonID, &a)
-		}
-	})
-	b.Run("client", func(b *testing.B) {
-		c := benchClient(b, srv)
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := c.GetAddon(ctx, addonID); err != nil {
-				b.Fatal(fmt.Sprint(err))
-			}
-		}
+	benchAgainstHand(b, func(ctx context.Context, hc *http.Client, base string) {
+		var a Addon
+		handGet(ctx, b, hc, base+"/addons/"+addonID, &a)
+	}, func(ctx context.Context, c *Client) error {
+		_, err := c.GetAddon(ctx, addonID)
+		return err
 	})
 }
 
 // BenchmarkResolvePipeline compares ResolvePipeline with the same three
 // lookups written by hand, as BenchmarkGetAddon does for one.
 func BenchmarkResolvePipeline(b *testing.B) {
+	benchAgainstHand(b, func(ctx context.Context, hc *http.Client, base string) {
+		var (
+			a  Addon
+			pc PipelineCoupling
+			p  Pipeline
+		)
+		handGet(ctx, b, hc, base+"/addons/"+addonID, &a)
+		handGet(ctx, b, hc, base+"/apps/"+a.App.ID.String()+"/pipeline-couplings", &pc)
+		handGet(ctx, b, hc, base+"/pipelines/"+pc.Pipeline.ID.String(), &p)
+		if p.Name != "example" {
+			b.Fatal(p.Name)
+		}
+	}, func(ctx context.Context, c *Client) error {
+		r, err := c.ResolvePipeline(ctx, addonID)
+		if err == nil && r.Pipeline.Name != "example" {
+			err = fmt.Errorf("pipeline %q", r.Pipeline.Name)
+		}
+		return err
+	})
+}
+
+// benchAgainstHand runs the hand-written baseline and the SDK's call as two
+// sub-benchmarks against one fixture server.
+func benchAgainstHand(b *testing.B, hand func(context.Context, *http.Client, string),
+	sdk func(context.Context, *Client) error) {
 	srv := fixtureServer(b)
 	defer srv.Close()
 	ctx := context.Background()
-
 	b.Run("baseline", func(b *testing.B) {
 		hc := srv.Client()
 		b.ReportAllocs()
 		for b.Loop() {
-			var (
-				a  Addon
-				pc PipelineCoupling
-				p  Pipeline
-			)
-			handGet(ctx, b, hc, srv.URL+"/addons/"+addonID, &a)
-			handGet(ctx, b, hc, srv.URL+"/apps/"+a.App.ID.String()+"/pipeline-couplings", &pc)
-			handGet(ctx, b, hc, srv.URL+"/pipelines/"+pc.Pipeline.ID.String(), &p)
-			if p.Name != "example" {
-				b.Fatal(p.Name)
-			}
+			hand(ctx, hc, srv.URL)
 		}
 	})
 	b.Run("client", func(b *testing.B) {
-		c := benchClient(b, srv)
+		c, err := NewClient(WithBaseURL(srv.URL), WithToken(testToken), WithHTTPClient(srv.Client()))
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.ReportAllocs()
 		for b.Loop() {
-			r, err := c.ResolvePipeline(ctx, addonID)
-			if err != nil || r.Pipeline.Name != "example" {
-				b.Fatal(r, fmt.Sprint(err))
+			if err := sdk(ctx, c); err != nil {
+				b.Fatal(fmt.Sprint(err))
 			}
 		}
 	})
-}
-
-func benchClient(b *testing.B, srv *httptest.Server) *Client {
-	c, err := NewClient(WithBaseURL(srv.URL), WithToken(testToken), WithHTTPClient(srv.Client()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return c
 }
