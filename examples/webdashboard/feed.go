@@ -63,29 +63,13 @@ type failedRead struct {
 	ConfirmedAt time.Time
 }
 
-// changeKind names what happened to a resource; the names follow the
-// tracker's change events.
-type changeKind string
-
-// The kinds of change.
-const (
-	kindAdded          changeKind = "added"
-	kindRemoved        changeKind = "removed"
-	kindStageChanged   changeKind = "stage changed"
-	kindMovedPipeline  changeKind = "moved pipeline"
-	kindLeftPipeline   changeKind = "left pipeline"
-	kindJoinedPipeline changeKind = "joined pipeline"
-	kindAppRenamed     changeKind = "app renamed"
-	kindPlanChanged    changeKind = "plan changed"
-)
-
 // change is one thing that happened to one resource.
 type change struct {
 	Seq        uint64 // increasing, so a reader knows which it has seen
 	At         time.Time
-	Kind       changeKind
+	Kind       hp.ChangeKind
 	ResourceID string
 	// Before and After are the resolutions either side; Before is nil
-	// for kindAdded and After for kindRemoved.
+	// for hp.ChangeAdded and After for hp.ChangeRemoved.
 	Before, After *hp.Resolution
 }

@@ -48,12 +48,6 @@ type ownedChange struct {
 
 var _ source = (*trackerSource)(nil)
 
-var trackerKinds = map[hp.ChangeKind]changeKind{
-	hp.ChangeAdded: kindAdded, hp.ChangeRemoved: kindRemoved, hp.ChangeStageChanged: kindStageChanged,
-	hp.ChangeMovedPipeline: kindMovedPipeline, hp.ChangeLeftPipeline: kindLeftPipeline,
-	hp.ChangeJoinedPipeline: kindJoinedPipeline, hp.ChangeAppRenamed: kindAppRenamed, hp.ChangePlanChanged: kindPlanChanged,
-}
-
 // sourceConfig is how the demo configures its Tracker.
 type sourceConfig struct {
 	Store  hp.TrackerStore  // nil: in memory
@@ -137,7 +131,7 @@ func (s *trackerSource) onChange(c hp.Change) {
 	}
 	s.seq++
 	s.changes = append(s.changes, ownedChange{customer: s.reg.ownerOf(c.ResourceID), change: change{
-		Seq: s.seq, At: c.At, Kind: trackerKinds[c.Kind], ResourceID: c.ResourceID,
+		Seq: s.seq, At: c.At, Kind: c.Kind, ResourceID: c.ResourceID,
 		Before: resolutionOf(c.Before), After: resolutionOf(c.After)}})
 	if n := len(s.changes) - maxChanges; n > 0 {
 		s.changes = append(s.changes[:0:0], s.changes[n:]...)

@@ -144,21 +144,21 @@ func failure(f failedRead) failureView {
 func describe(c change) string {
 	b, a := c.Before, c.After
 	switch c.Kind {
-	case kindAdded:
+	case hp.ChangeAdded:
 		return fmt.Sprintf("Add-on %s was added to %s.", addonName(a), a.App.Name)
-	case kindRemoved:
+	case hp.ChangeRemoved:
 		return fmt.Sprintf("Add-on %s was removed from %s.", addonName(b), b.App.Name)
-	case kindAppRenamed:
+	case hp.ChangeAppRenamed:
 		return fmt.Sprintf("App %s was renamed %s.", b.App.Name, a.App.Name)
-	case kindPlanChanged:
+	case hp.ChangePlanChanged:
 		return fmt.Sprintf("Add-on %s moved from plan %s to %s.", addonName(a), planName(b.Addon.Plan.Name), planName(a.Addon.Plan.Name))
-	case kindStageChanged:
+	case hp.ChangeStageChanged:
 		return fmt.Sprintf("%s moved from %s to %s in pipeline %s.", a.App.Name, b.Stage, a.Stage, pipelineName(a))
-	case kindMovedPipeline:
+	case hp.ChangeMovedPipeline:
 		return fmt.Sprintf("%s moved from pipeline %s to %s (%s).", a.App.Name, pipelineName(b), pipelineName(a), a.Stage)
-	case kindJoinedPipeline:
+	case hp.ChangeJoinedPipeline:
 		return fmt.Sprintf("%s joined pipeline %s at %s.", a.App.Name, pipelineName(a), a.Stage)
-	case kindLeftPipeline:
+	case hp.ChangeLeftPipeline:
 		return fmt.Sprintf("%s left pipeline %s.", a.App.Name, pipelineName(b))
 	}
 	return "Something changed."
