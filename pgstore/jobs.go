@@ -245,11 +245,8 @@ func (s *Store) CancelJob(ctx context.Context, resource uuid.UUID, now time.Time
 
 // ListJobs returns a page of jobs in resource order, at most MaxPage.
 func (s *Store) ListJobs(ctx context.Context, after uuid.UUID, limit int) ([]herokupartner.Job, error) {
-	if ctx == nil {
-		return nil, errors.New("pgstore: listing jobs: nil context")
-	}
-	if limit < 1 || limit > MaxPage {
-		return nil, fmt.Errorf("pgstore: listing jobs: limit %d is not between 1 and %d", limit, MaxPage)
+	if err := checkPage(ctx, "listing jobs", limit); err != nil {
+		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, s.jobSQL.list, after, limit)
 	if err != nil {

@@ -36,8 +36,20 @@ import (
 // DefaultTable is the table a Store uses unless WithTable names another.
 const DefaultTable = "herokupartner_tokens"
 
-// MaxPage is the largest page ExpiringWithin returns.
+// MaxPage is the largest page ExpiringWithin, ListJobs and Due return.
 const MaxPage = 10000
+
+// checkPage is the one check of a paged read's arguments; what names the
+// read in the error.
+func checkPage(ctx context.Context, what string, limit int) error {
+	if ctx == nil {
+		return fmt.Errorf("pgstore: %s: nil context", what)
+	}
+	if limit < 1 || limit > MaxPage {
+		return fmt.Errorf("pgstore: %s: limit %d is not between 1 and %d", what, limit, MaxPage)
+	}
+	return nil
+}
 
 // ErrDecrypt is matched by the error of a read whose stored tokens cannot be
 // turned back into plaintext with the store's settings: a wrong key, an
@@ -249,14 +261,11 @@ func (s *Store) Update(ctx context.Context, resource uuid.UUID, fn func(ctx cont
 // last uuid of each page to get the next; a page shorter than limit is the
 // last. Tokens stored without an expiry are never listed.
 func (s *Store) ExpiringWithin(ctx context.Context, d time.Duration, after uuid.UUID, limit int) ([]uuid.UUID, error) {
-	if ctx == nil {
-		return nil, errors.New("pgstore: listing expiring tokens: nil context")
+	if err := checkPage(ctx, "listing expiring tokens", limit); err != nil {
+		return nil, err
 	}
 	if d < 0 {
 		return nil, fmt.Errorf("pgstore: listing expiring tokens: negative window %s", d)
-	}
-	if limit < 1 || limit > MaxPage {
-		return nil, fmt.Errorf("pgstore: listing expiring tokens: limit %d is not between 1 and %d", limit, MaxPage)
 	}
 	// The application's clock, not the database's, since the TokenManager
 	// decides on refreshes by it.

@@ -236,11 +236,8 @@ func (s *TrackerStore) ByApp(ctx context.Context, appID string) ([]string, error
 // Due returns up to limit entries checked before `before`, never-checked
 // ones first, then oldest first.
 func (s *TrackerStore) Due(ctx context.Context, before time.Time, limit int) ([]herokupartner.TrackedResource, error) {
-	if ctx == nil {
-		return nil, errors.New("pgstore: listing due resources: nil context")
-	}
-	if limit < 1 || limit > MaxPage {
-		return nil, fmt.Errorf("pgstore: listing due resources: limit %d is not between 1 and %d", limit, MaxPage)
+	if err := checkPage(ctx, "listing due resources", limit); err != nil {
+		return nil, err
 	}
 	return s.entries(ctx, "listing due resources", s.sql.due, before, limit)
 }
