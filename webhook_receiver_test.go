@@ -26,24 +26,6 @@ const (
 	hookAuth      = "Bearer hook-auth-abcdef012345"
 )
 
-// fixedClock is an injectable clock a test moves by hand.
-type fixedClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fixedClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fixedClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 func sign(body []byte, secret string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write(body)
@@ -54,7 +36,7 @@ func sign(body []byte, secret string) string {
 // and logs.
 type receiverRig struct {
 	r      *WebhookReceiver
-	clock  *fixedClock
+	clock  *fakeClock
 	logs   *bytes.Buffer
 	mu     sync.Mutex
 	events []*WebhookEvent
@@ -63,7 +45,7 @@ type receiverRig struct {
 
 func newReceiverRig(t *testing.T, tweak func(*WebhookReceiverConfig)) *receiverRig {
 	t.Helper()
-	rig := &receiverRig{clock: &fixedClock{t: time.Date(2025, 1, 4, 12, 0, 0, 0, time.UTC)}, logs: &bytes.Buffer{}}
+	rig := &receiverRig{clock: &fakeClock{t: time.Date(2025, 1, 4, 12, 0, 0, 0, time.UTC)}, logs: &bytes.Buffer{}}
 	cfg := WebhookReceiverConfig{
 		Secrets:       []Secret{NewSecret(hookOldSecret), NewSecret(hookSecret)},
 		Authorization: NewSecret(hookAuth),
@@ -77,7 +59,7 @@ func newReceiverRig(t *testing.T, tweak func(*WebhookReceiverConfig)) *receiverR
 			return nil
 		},
 		Logger: slog.New(slog.NewTextHandler(rig.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Now:    rig.clock.Now,
+		Now:    rig.clock.now,
 	}
 	if tweak != nil {
 		tweak(&cfg)
@@ -199,7 +181,7 @@ func TestReceiverDeduplicatesRedeliveries(t *testing.T) {
 	rec := rig.signed(again)
 	assert.Equal(t, http.StatusOK, rec.Code, "a 2xx stops Heroku's retries")
 	assert.Contains(t, rec.Body.String(), "duplicate")
-	rig.clock.Add(12 * time.Hour)
+	rig.clock.advance(12 * time.Hour)
 	assert.Equal(t, http.StatusOK, rig.signed(body).Code)
 	assert.Len(t, rig.handled(), 1, "OnEvent ran once")
 }
@@ -210,13 +192,13 @@ func TestReceiverRefusesEventsOutsideTheWindow(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, rig.signed(body).Code)
 	// The bounded dedup forgets the event; its age still refuses a replay.
 	require.Equal(t, http.StatusNoContent, rig.signed(readFixture(t, "webhook_addon_plan.json")).Code)
-	rig.clock.Add(DefaultWebhookMaxAge)
+	rig.clock.advance(DefaultWebhookMaxAge)
 	rec := rig.signed(body)
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
 	assert.Contains(t, rec.Body.String(), "window")
 
 	future := newReceiverRig(t, nil)
-	future.clock.Add(-51 * time.Hour) // an hour before the app event
+	future.clock.advance(-51 * time.Hour) // an hour before the app event
 	assert.Equal(t, http.StatusBadRequest, future.signed(body).Code)
 	assert.Len(t, rig.handled(), 2)
 	assert.Empty(t, future.handled())
@@ -359,9 +341,9 @@ func TestReceiverOverHTTP(t *testing.T) {
 
 func TestMemoryDedup(t *testing.T) {
 	ctx := context.Background()
-	clock := &fixedClock{t: time.Unix(1e9, 0)}
+	clock := &fakeClock{t: time.Unix(1e9, 0)}
 	d := NewMemoryDedup(2)
-	d.now = clock.Now
+	d.now = clock.now
 	st, _ := d.Begin(ctx, "a", time.Minute)
 	assert.Equal(t, DedupNew, st)
 	st, _ = d.Begin(ctx, "a", time.Minute)
@@ -369,13 +351,13 @@ func TestMemoryDedup(t *testing.T) {
 	require.NoError(t, d.Finish(ctx, "a", true, time.Hour))
 	st, _ = d.Begin(ctx, "a", time.Minute)
 	assert.Equal(t, DedupDone, st)
-	clock.Add(time.Hour)
+	clock.advance(time.Hour)
 	st, _ = d.Begin(ctx, "a", time.Minute)
 	assert.Equal(t, DedupNew, st, "done expires after its ttl")
 	require.NoError(t, d.Finish(ctx, "a", false, time.Hour))
 	st, _ = d.Begin(ctx, "a", time.Minute)
 	assert.Equal(t, DedupNew, st, "a failed event is forgotten")
-	clock.Add(2 * time.Minute)
+	clock.advance(2 * time.Minute)
 	st, _ = d.Begin(ctx, "a", time.Minute)
 	assert.Equal(t, DedupNew, st, "a claim whose handler died expires")
 
