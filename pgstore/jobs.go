@@ -60,9 +60,8 @@ const jobCols = `resource_uuid, state, step, attempts, next_attempt, last_error,
     lease_owner, lease_until, payload, encrypted`
 
 func buildJobStatements(table string) jobStatements {
-	parts := strings.Split(table, ".")
-	q := pgx.Identifier(parts).Sanitize()
-	index := pgx.Identifier{parts[len(parts)-1] + "_due_idx"}.Sanitize()
+	q, indexOf := quoteTable(table)
+	index := indexOf("_due_idx")
 	return jobStatements{
 		// The grant code, the log credentials and the config values live
 		// in payload, sealed like the tokens when the Store has a key; the

@@ -40,10 +40,18 @@ func schemaSQL(table, fallback string, build func(table string) []string) (strin
 	return strings.Join(build(table), ";\n\n") + ";\n", nil
 }
 
-func buildStatements(table string) statements {
+// quoteTable returns table, which may be schema-qualified, quoted for SQL,
+// and a function quoting the name of one of its indexes: the table's own
+// name followed by suffix, in the table's schema.
+func quoteTable(table string) (q string, index func(suffix string) string) {
 	parts := strings.Split(table, ".")
-	q := pgx.Identifier(parts).Sanitize()
-	index := pgx.Identifier{parts[len(parts)-1] + "_expires_at_idx"}.Sanitize()
+	last := parts[len(parts)-1]
+	return pgx.Identifier(parts).Sanitize(), func(suffix string) string { return pgx.Identifier{last + suffix}.Sanitize() }
+}
+
+func buildStatements(table string) statements {
+	q, indexOf := quoteTable(table)
+	index := indexOf("_expires_at_idx")
 	const cols = "access_token, refresh_token, expires_at, encrypted"
 	return statements{
 		schema: []string{

@@ -71,9 +71,7 @@ func NewTrackerStore(pool *pgxpool.Pool, table string) (*TrackerStore, error) {
 }
 
 func buildTrackerStatements(table string) trackerStatements {
-	parts := strings.Split(table, ".")
-	q := pgx.Identifier(parts).Sanitize()
-	last := parts[len(parts)-1]
+	q, index := quoteTable(table)
 	return trackerStatements{
 		schema: []string{
 			`CREATE TABLE IF NOT EXISTS ` + q + ` (
@@ -83,8 +81,8 @@ func buildTrackerStatements(table string) trackerStatements {
     entry         jsonb       NOT NULL,
     updated_at    timestamptz NOT NULL DEFAULT now()
 )`,
-			`CREATE INDEX IF NOT EXISTS ` + pgx.Identifier{last + "_checked_idx"}.Sanitize() + ` ON ` + q + ` (checked_at NULLS FIRST, resource_uuid)`,
-			`CREATE INDEX IF NOT EXISTS ` + pgx.Identifier{last + "_app_idx"}.Sanitize() + ` ON ` + q + ` (app_id)`,
+			`CREATE INDEX IF NOT EXISTS ` + index("_checked_idx") + ` ON ` + q + ` (checked_at NULLS FIRST, resource_uuid)`,
+			`CREATE INDEX IF NOT EXISTS ` + index("_app_idx") + ` ON ` + q + ` (app_id)`,
 		},
 		// A transaction-scoped advisory lock per resource serialises
 		// Updates of one resource, a missing row's included, which
